@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Installs the external tools the test suite drives, when they are missing:
+#   moto_server (DynamoDB/SQS emulator), cfn-lint (infra template), cargo-lambda (Lambda emulator),
+#   chromium (browser tests), terminado (terminal benchmark baseline).
+set -euo pipefail
+
+need_pip=()
+command -v moto_server >/dev/null 2>&1 || need_pip+=("moto[server]")
+command -v cfn-lint >/dev/null 2>&1 || need_pip+=("cfn-lint")
+command -v cargo-lambda >/dev/null 2>&1 || need_pip+=("cargo-lambda")
+if [ ${#need_pip[@]} -gt 0 ]; then
+  echo "installing with pip: ${need_pip[*]}"
+  python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
+fi
+
+if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev/null 2>&1; then
+  echo "installing cargo-nextest"
+  cargo install --locked cargo-nextest
+fi
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "installing chromium (apt)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
+fi
+
+# pyenv installs console scripts behind shims that need a rehash.
+command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
+
+for tool in moto_server cfn-lint cargo-lambda chromium; do
+  command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
+done
+echo "tools ready: moto_server, cfn-lint, cargo-lambda, chromium, cargo-nextest"

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# The project's one test command (README, .ci/run): installs what the tests need, then runs
+# formatting, lints and the whole test suite. Safe to run repeatedly; installs only what is missing.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+log() { printf '\n== %s\n' "$*"; }
+
+log "tools"
+scripts/ensure-tools.sh
+
+log "cargo fmt --check"
+cargo fmt --all -- --check
+
+log "cargo clippy"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+log "tests"
+cargo nextest run --workspace --locked --no-fail-fast "$@"

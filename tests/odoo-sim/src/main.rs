@@ -1,0 +1,5 @@
+//! `odoo-sim`: serve the simulator over HTTP.
+
+fn main() -> anyhow::Result<()> {
+    anyhow::bail!("odoo-sim is not wired yet")
+}
