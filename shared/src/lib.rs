@@ -1,1 +1,6 @@
-//! Bitconn Webhook's shared library: everything the Lambda functions, the CLI and the terminal host have in common.
+//! Bitconn Webhook's shared library: everything the Lambda functions, the CLI and the gateway have in common.
+
+pub mod config;
+pub mod execution_log;
+pub mod secret;
+pub mod store;

@@ -1,0 +1,141 @@
+//! The webhook configuration: who a webhook is, which Odoo it talks to as whom, and what it may do there.
+
+mod ids;
+mod rules;
+
+pub use ids::{InvalidId, ModelName, WebhookId};
+pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
+
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use time::{Duration, OffsetDateTime};
+
+use crate::secret::{PlainSecret, SecretHash};
+
+/// How a webhook reaches Odoo and as which user its calls run (Odoo's own access rules apply to that user).
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OdooConnection {
+    /// Base URL, e.g. `https://odoo.example.com` (the client appends `/jsonrpc`).
+    pub url: String,
+    pub db: String,
+    pub login: String,
+    /// The Odoo user's API key. Needed in clear to call Odoo; never logged, never returned by the API.
+    pub api_key: String,
+}
+
+impl std::fmt::Debug for OdooConnection {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OdooConnection")
+            .field("url", &self.url)
+            .field("db", &self.db)
+            .field("login", &self.login)
+            .field("api_key", &"<redacted>")
+            .finish()
+    }
+}
+
+/// The current secret's hash and, during a rotation's grace period, the previous one's.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SecretState {
+    pub current: SecretHash,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub previous: Option<PreviousSecret>,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PreviousSecret {
+    pub hash: SecretHash,
+    #[serde(with = "time::serde::rfc3339")]
+    pub valid_until: OffsetDateTime,
+}
+
+/// One webhook. `version` increases on every update and guards against lost updates (optimistic locking).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebhookConfig {
+    pub id: WebhookId,
+    pub name: String,
+    pub enabled: bool,
+    pub secret: SecretState,
+    pub odoo: OdooConnection,
+    pub permissions: Permissions,
+    pub models: ModelAccess,
+    /// Per-model field allow/deny lists; models without an entry expose every field Odoo lets the user see.
+    #[serde(default)]
+    pub field_rules: BTreeMap<ModelName, FieldRule>,
+    pub limits: Limits,
+    pub allowed_verbs: Vec<HttpVerb>,
+    pub version: u64,
+    #[serde(with = "time::serde::rfc3339")]
+    pub created_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub updated_at: OffsetDateTime,
+}
+
+/// What an operator chooses when creating a webhook; everything else takes the original module's defaults.
+#[derive(Clone, Debug)]
+pub struct NewWebhook {
+    pub name: String,
+    pub odoo: OdooConnection,
+    pub models: ModelAccess,
+    pub permissions: Permissions,
+}
+
+impl WebhookConfig {
+    /// Builds a new, enabled webhook and its secret. The secret is returned once and never stored in clear.
+    pub fn create(new: NewWebhook, now: OffsetDateTime) -> (Self, PlainSecret) {
+        let secret = PlainSecret::generate();
+        let config = Self {
+            id: WebhookId::generate(),
+            name: new.name,
+            enabled: true,
+            secret: SecretState { current: secret.hash(), previous: None },
+            odoo: new.odoo,
+            permissions: new.permissions,
+            models: new.models,
+            field_rules: BTreeMap::new(),
+            limits: Limits::default(),
+            allowed_verbs: vec![HttpVerb::Post],
+            version: 1,
+            created_at: now,
+            updated_at: now,
+        };
+        (config, secret)
+    }
+
+    /// True when `presented` is the current secret, or the previous one within its grace period.
+    /// Both hashes are always compared, so timing does not tell which one matched.
+    pub fn accepts_secret(&self, presented: &str, now: OffsetDateTime) -> bool {
+        let current = self.secret.current.matches(presented);
+        let previous = self
+            .secret
+            .previous
+            .as_ref()
+            .is_some_and(|p| p.hash.matches(presented) && now < p.valid_until);
+        current | previous
+    }
+
+    /// Replaces the secret, keeping the URL. With a grace period the old secret keeps working until it ends.
+    pub fn rotate_secret(&mut self, grace: Option<Duration>, now: OffsetDateTime) -> PlainSecret {
+        let secret = PlainSecret::generate();
+        let old = std::mem::replace(&mut self.secret.current, secret.hash());
+        self.secret.previous = grace
+            .filter(|g| g.is_positive())
+            .map(|g| PreviousSecret { hash: old, valid_until: now + g });
+        secret
+    }
+
+    pub fn allows_model(&self, model: &ModelName) -> bool {
+        self.models.allows(model)
+    }
+
+    pub fn field_rule(&self, model: &ModelName) -> Option<&FieldRule> {
+        self.field_rules.get(model)
+    }
+
+    pub fn allows_verb(&self, verb: HttpVerb) -> bool {
+        self.allowed_verbs.contains(&verb)
+    }
+}
+
+#[cfg(test)]
+mod tests;
