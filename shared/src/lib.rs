@@ -1,6 +1,9 @@
 //! Bitconn Webhook's shared library: everything the Lambda functions, the CLI and the gateway have in common.
 
 pub mod config;
+pub mod domain;
 pub mod execution_log;
+pub mod extract;
+pub mod odoo;
 pub mod secret;
 pub mod store;

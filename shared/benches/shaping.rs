@@ -1,0 +1,2 @@
+//! Extraction shaping benchmark (filled in below).
+fn main() {}
