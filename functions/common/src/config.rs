@@ -1,0 +1,108 @@
+//! The functions' configuration, read once from the environment at start and validated.
+
+use bitconn::gateway::GatewaySettings;
+use std::time::Duration;
+
+/// Store used when `BITCONN_STORE` is not set: the table the SAM template creates.
+pub const DEFAULT_STORE: &str = "dynamodb:bitconn-webhooks";
+pub const DEFAULT_LOG_FILTER: &str = "info";
+
+#[derive(Debug, thiserror::Error)]
+pub enum ConfigError {
+    #[error("{name} must be a duration like 5s or 500ms, got `{value}`")]
+    Duration { name: &'static str, value: String },
+    #[error("{name} must be a positive number, got `{value}`")]
+    Number { name: &'static str, value: String },
+}
+
+/// Everything a function reads from its environment (the AWS SDK reads its own `AWS_*` variables).
+#[derive(Clone, Debug)]
+pub struct FunctionConfig {
+    /// `BITCONN_STORE`, e.g. `dynamodb:bitconn-webhooks`.
+    pub store: String,
+    /// `BITCONN_PUBLIC_URL`: the API's base URL, shown in `default_payload` answers.
+    pub public_url: Option<String>,
+    /// `BITCONN_ODOO_CONNECT_TIMEOUT` and `BITCONN_ODOO_TIMEOUT`.
+    pub odoo_connect_timeout: Option<Duration>,
+    pub odoo_timeout: Option<Duration>,
+    /// `BITCONN_MAX_BODY_BYTES`.
+    pub max_body_bytes: Option<usize>,
+    /// `BITCONN_SCHEMA_CACHE_TTL`.
+    pub schema_cache_ttl: Option<Duration>,
+    /// `RUST_LOG`.
+    pub log_filter: String,
+}
+
+impl FunctionConfig {
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|name| std::env::var(name).ok().filter(|v| !v.trim().is_empty()))
+    }
+
+    /// Reads the configuration through `lookup`, so tests need not touch the process environment.
+    pub fn from_lookup(lookup: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let duration = |name: &'static str| -> Result<Option<Duration>, ConfigError> {
+            lookup(name)
+                .map(|value| {
+                    humantime::parse_duration(value.trim()).map_err(|_| ConfigError::Duration { name, value })
+                })
+                .transpose()
+        };
+        let max_body_bytes = lookup("BITCONN_MAX_BODY_BYTES")
+            .map(|value| match value.trim().parse::<usize>() {
+                Ok(n) if n > 0 => Ok(n),
+                _ => Err(ConfigError::Number { name: "BITCONN_MAX_BODY_BYTES", value }),
+            })
+            .transpose()?;
+        Ok(Self {
+            store: lookup("BITCONN_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned()),
+            public_url: lookup("BITCONN_PUBLIC_URL"),
+            odoo_connect_timeout: duration("BITCONN_ODOO_CONNECT_TIMEOUT")?,
+            odoo_timeout: duration("BITCONN_ODOO_TIMEOUT")?,
+            max_body_bytes,
+            schema_cache_ttl: duration("BITCONN_SCHEMA_CACHE_TTL")?,
+            log_filter: lookup("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
+        })
+    }
+
+    pub fn gateway_settings(&self) -> GatewaySettings {
+        let defaults = GatewaySettings::default();
+        GatewaySettings {
+            public_base_url: self.public_url.clone(),
+            odoo_connect_timeout: self.odoo_connect_timeout.unwrap_or(defaults.odoo_connect_timeout),
+            odoo_timeout: self.odoo_timeout.unwrap_or(defaults.odoo_timeout),
+            max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
+            schema_cache_ttl: self.schema_cache_ttl.unwrap_or(defaults.schema_cache_ttl),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn from(pairs: &[(&str, &str)]) -> Result<FunctionConfig, ConfigError> {
+        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        FunctionConfig::from_lookup(|name| env.get(name).cloned())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let config = from(&[]).unwrap();
+        assert_eq!(config.store, DEFAULT_STORE);
+        assert_eq!(config.log_filter, "info");
+        let settings = config.gateway_settings();
+        assert_eq!(settings.odoo_timeout, GatewaySettings::default().odoo_timeout);
+
+        let config = from(&[("BITCONN_STORE", "dynamodb:t"), ("BITCONN_ODOO_TIMEOUT", "7s")]).unwrap();
+        assert_eq!(config.store, "dynamodb:t");
+        assert_eq!(config.gateway_settings().odoo_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        let error = from(&[("BITCONN_ODOO_TIMEOUT", "soon")]).unwrap_err().to_string();
+        assert!(error.contains("BITCONN_ODOO_TIMEOUT") && error.contains("soon"), "{error}");
+        assert!(from(&[("BITCONN_MAX_BODY_BYTES", "0")]).is_err());
+    }
+}

@@ -1,0 +1,43 @@
+//! What the Lambda functions share: typed config from the environment, JSON tracing, and the adapter that
+//! turns API Gateway / function URL events into gateway requests and gateway responses back into events.
+
+mod adapt;
+mod config;
+
+pub use adapt::{from_gateway_response, handle, to_gateway_request};
+pub use config::{ConfigError, FunctionConfig};
+
+use bitconn::gateway::Gateway;
+use std::sync::Arc;
+
+/// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG`; no ANSI colours, no timestamps (Lambda adds them).
+pub fn init_tracing(config: &FunctionConfig) {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(config::DEFAULT_LOG_FILTER));
+    let _ = tracing_subscriber::fmt()
+        .json()
+        .with_env_filter(filter)
+        .with_current_span(true)
+        .with_span_list(false)
+        .with_target(false)
+        .without_time()
+        .with_ansi(false)
+        .try_init();
+}
+
+/// Opens the store and builds the gateway, once per execution environment.
+pub async fn build_gateway(config: &FunctionConfig) -> Result<Gateway, lambda_http::Error> {
+    let spec: bitconn::store::StoreSpec = config.store.parse()?;
+    let stores = bitconn::store::open_stores(&spec).await?;
+    Ok(Gateway::new(stores.config, stores.log, config.gateway_settings()))
+}
+
+/// Serves Lambda events with `gateway` until the runtime stops the process.
+pub async fn run(gateway: Gateway) -> Result<(), lambda_http::Error> {
+    let gateway = Arc::new(gateway);
+    lambda_http::run(lambda_http::service_fn(move |request| {
+        let gateway = Arc::clone(&gateway);
+        async move { handle(&gateway, request).await }
+    }))
+    .await
+}
