@@ -1,0 +1,55 @@
+# Sourced by lambda-smoke.sh and bench-lambda.sh: a throwaway local "AWS" (moto DynamoDB), the Odoo
+# simulator and one webhook on it, with the fixture events rewritten for that webhook.
+# Needs: target/debug/bitconn and target/debug/odoo-sim built. Sets: WORK, EVENTS, WEBHOOK_ID, WEBHOOK_SECRET,
+# BITCONN_STORE and the AWS_* variables. Everything it starts is stopped on exit.
+
+FIXTURE_ID=6f1c2a4e-8b3d-4c5e-9a7f-0d1e2f3a4b5c
+FIXTURE_SECRET=bcw_fixture-secret-do-not-use-outside-tests-000
+
+WORK=$(mktemp -d)
+PIDS=()
+cleanup() {
+  for pid in "${PIDS[@]}"; do kill "$pid" 2>/dev/null || true; done
+  for pid in "${PIDS[@]}"; do wait "$pid" 2>/dev/null || true; done
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'; }
+
+wait_port() {
+  local port=$1 what=$2
+  for _ in $(seq 1 300); do
+    if (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null; then return 0; fi
+    sleep 0.1
+  done
+  echo "$what did not start on port $port" >&2
+  exit 1
+}
+
+MOTO_PORT=$(free_port)
+moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
+PIDS+=($!)
+SIM_PORT=$(free_port)
+target/debug/odoo-sim --listen "127.0.0.1:$SIM_PORT" >"$WORK/sim.log" 2>&1 &
+PIDS+=($!)
+wait_port "$MOTO_PORT" moto_server
+wait_port "$SIM_PORT" odoo-sim
+
+export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test
+export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
+export BITCONN_STORE=dynamodb:local-webhooks
+unset AWS_PROFILE
+
+target/debug/bitconn store init >/dev/null
+created=$(BITCONN_ODOO_API_KEY=sim-admin-api-key target/debug/bitconn webhook create --json --name local \
+  --odoo-url "http://127.0.0.1:$SIM_PORT" --odoo-db odoo18 --odoo-login admin \
+  --models res.partner,sale.order,sale.order.line,product.product,res.country)
+WEBHOOK_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$created")
+WEBHOOK_SECRET=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["secret"])' <<<"$created")
+
+EVENTS="$WORK/events"
+mkdir -p "$EVENTS"
+for event in tests/fixtures/lambda/*.json; do
+  sed -e "s/$FIXTURE_ID/$WEBHOOK_ID/g" -e "s/$FIXTURE_SECRET/$WEBHOOK_SECRET/g" "$event" >"$EVENTS/$(basename "$event")"
+done
