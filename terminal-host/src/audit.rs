@@ -45,7 +45,10 @@ pub struct SessionRecord {
 /// Emits the audit line: who, which shell, when, how much, how it ended.
 pub fn session_ended(record: &SessionRecord, reason: EndReason, exit: &ExitInfo) {
     let ended = SystemTime::now();
-    let duration_ms = ended.duration_since(record.started).map(|d| d.as_millis()).unwrap_or(0);
+    let duration_ms = ended
+        .duration_since(record.started)
+        .map(|d| d.as_millis())
+        .unwrap_or(0);
     tracing::info!(
         target: "terminal_host::audit",
         user = %record.user,

@@ -49,11 +49,19 @@ pub enum ConfigError {
     #[error(transparent)]
     Secret(#[from] TokenError),
     #[error("{name}={value:?}: {reason}")]
-    Invalid { name: &'static str, value: String, reason: String },
+    Invalid {
+        name: &'static str,
+        value: String,
+        reason: String,
+    },
 }
 
 fn invalid(name: &'static str, value: &str, reason: impl Into<String>) -> ConfigError {
-    ConfigError::Invalid { name, value: value.to_owned(), reason: reason.into() }
+    ConfigError::Invalid {
+        name,
+        value: value.to_owned(),
+        reason: reason.into(),
+    }
 }
 
 impl Config {
@@ -67,16 +75,29 @@ impl Config {
         let secret = Secret::new(get("WS_SECRET_KEY").ok_or(TokenError::SecretMissing)?)?;
         let host = get("WS_HOST").unwrap_or_else(|| DEFAULT_HOST.to_owned());
         let port = match get("WS_PORT") {
-            Some(v) => v.trim().parse().map_err(|_| invalid("WS_PORT", &v, "not a port number"))?,
+            Some(v) => v
+                .trim()
+                .parse()
+                .map_err(|_| invalid("WS_PORT", &v, "not a port number"))?,
             None => DEFAULT_PORT,
         };
         let allowed_origins = get("WS_ALLOWED_ORIGINS")
-            .map(|v| split_list(&v).map(|o| o.trim_end_matches('/').to_owned()).collect())
+            .map(|v| {
+                split_list(&v)
+                    .map(|o| o.trim_end_matches('/').to_owned())
+                    .collect()
+            })
             .unwrap_or_default();
         let max_sessions = match get("WS_MAX_SESSIONS") {
             Some(v) => match v.trim().parse::<usize>() {
                 Ok(n) if (1..=MAX_SESSIONS_LIMIT).contains(&n) => n,
-                _ => return Err(invalid("WS_MAX_SESSIONS", &v, format!("expected 1..={MAX_SESSIONS_LIMIT}"))),
+                _ => {
+                    return Err(invalid(
+                        "WS_MAX_SESSIONS",
+                        &v,
+                        format!("expected 1..={MAX_SESSIONS_LIMIT}"),
+                    ));
+                }
             },
             None => DEFAULT_MAX_SESSIONS,
         };
@@ -84,7 +105,11 @@ impl Config {
             match get(name) {
                 Some(v) => match humantime::parse_duration(v.trim()) {
                     Ok(d) if !d.is_zero() => Ok(d),
-                    _ => Err(invalid(name, &v, "expected a positive duration such as 90s or 15m")),
+                    _ => Err(invalid(
+                        name,
+                        &v,
+                        "expected a positive duration such as 90s or 15m",
+                    )),
                 },
                 None => Ok(default),
             }
@@ -104,7 +129,9 @@ impl Config {
             Some(v) => Some(words(&v)),
             None => shell::detect_odoo(&OdooHints {
                 root: odoo_root.clone(),
-                config: get("WS_ODOO_CONFIG").or_else(|| get("ODOO_RC")).map(PathBuf::from),
+                config: get("WS_ODOO_CONFIG")
+                    .or_else(|| get("ODOO_RC"))
+                    .map(PathBuf::from),
                 python: get("WS_ODOO_PYTHON").map(PathBuf::from),
                 virtual_env: get("VIRTUAL_ENV").map(PathBuf::from),
                 path: get("PATH"),
@@ -116,7 +143,11 @@ impl Config {
             .or_else(|| get("HOME").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("/"));
         if !workdir.is_dir() {
-            return Err(invalid("WS_WORKDIR", &workdir.display().to_string(), "not a directory"));
+            return Err(invalid(
+                "WS_WORKDIR",
+                &workdir.display().to_string(),
+                "not a directory",
+            ));
         }
         let shell_env = shell_env(&get, get("WS_SHELL_ENV").as_deref())?;
         Ok(Config {
@@ -194,7 +225,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> {
-        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let map: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         move |k| map.get(k).cloned()
     }
 
@@ -202,7 +236,10 @@ mod tests {
 
     #[test]
     fn refuses_missing_or_short_secret() {
-        assert!(matches!(Config::from_lookup(lookup(&[])), Err(ConfigError::Secret(TokenError::SecretMissing))));
+        assert!(matches!(
+            Config::from_lookup(lookup(&[])),
+            Err(ConfigError::Secret(TokenError::SecretMissing))
+        ));
         assert!(matches!(
             Config::from_lookup(lookup(&[("WS_SECRET_KEY", "too-short")])),
             Err(ConfigError::Secret(TokenError::SecretTooShort(9)))
@@ -211,7 +248,8 @@ mod tests {
 
     #[test]
     fn defaults() {
-        let c = Config::from_lookup(lookup(&[KEY, ("HOME", "/"), ("WS_ODOO_COMMAND", "/bin/false")])).unwrap();
+        let c =
+            Config::from_lookup(lookup(&[KEY, ("HOME", "/"), ("WS_ODOO_COMMAND", "/bin/false")])).unwrap();
         assert_eq!((c.host.as_str(), c.port), (DEFAULT_HOST, DEFAULT_PORT));
         assert_eq!(c.max_sessions, DEFAULT_MAX_SESSIONS);
         assert_eq!(c.bash_command, ["/bin/bash", "--noprofile", "--norc", "-i"]);
@@ -234,14 +272,27 @@ mod tests {
         assert!(names.contains(&"ODOO_DB") && names.contains(&"EDITOR") && names.contains(&"PATH"));
         assert!(!names.iter().any(|n| *n == "PGPASSWORD" || n.starts_with("WS_")));
         let refused = Config::from_lookup(lookup(&[KEY, ("HOME", "/"), ("WS_SHELL_ENV", "WS_SECRET_KEY")]));
-        assert!(matches!(refused, Err(ConfigError::Invalid { name: "WS_SHELL_ENV", .. })));
+        assert!(matches!(
+            refused,
+            Err(ConfigError::Invalid {
+                name: "WS_SHELL_ENV",
+                ..
+            })
+        ));
     }
 
     #[test]
     fn rejects_bad_numbers_and_durations() {
-        for (name, value) in [("WS_PORT", "http"), ("WS_MAX_SESSIONS", "0"), ("WS_IDLE_TIMEOUT", "soon")] {
+        for (name, value) in [
+            ("WS_PORT", "http"),
+            ("WS_MAX_SESSIONS", "0"),
+            ("WS_IDLE_TIMEOUT", "soon"),
+        ] {
             let result = Config::from_lookup(lookup(&[KEY, ("HOME", "/"), (name, value)]));
-            assert!(matches!(result, Err(ConfigError::Invalid { .. })), "{name}={value}");
+            assert!(
+                matches!(result, Err(ConfigError::Invalid { .. })),
+                "{name}={value}"
+            );
         }
     }
 }

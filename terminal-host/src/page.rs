@@ -7,17 +7,49 @@ pub struct Asset {
     pub body: &'static [u8],
 }
 
-const INDEX: Asset =
-    Asset { content_type: "text/html; charset=utf-8", body: include_bytes!("../assets/index.html") };
+const INDEX: Asset = Asset {
+    content_type: "text/html; charset=utf-8",
+    body: include_bytes!("../assets/index.html"),
+};
 
 const ASSETS: &[(&str, Asset)] = &[
     ("/", INDEX),
     ("/index.html", INDEX),
-    ("/app.js", Asset { content_type: JS, body: include_bytes!("../assets/app.js") }),
-    ("/app.css", Asset { content_type: CSS, body: include_bytes!("../assets/app.css") }),
-    ("/vendor/xterm.js", Asset { content_type: JS, body: include_bytes!("../assets/vendor/xterm.js") }),
-    ("/vendor/xterm.css", Asset { content_type: CSS, body: include_bytes!("../assets/vendor/xterm.css") }),
-    ("/vendor/addon-fit.js", Asset { content_type: JS, body: include_bytes!("../assets/vendor/addon-fit.js") }),
+    (
+        "/app.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../assets/app.js"),
+        },
+    ),
+    (
+        "/app.css",
+        Asset {
+            content_type: CSS,
+            body: include_bytes!("../assets/app.css"),
+        },
+    ),
+    (
+        "/vendor/xterm.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../assets/vendor/xterm.js"),
+        },
+    ),
+    (
+        "/vendor/xterm.css",
+        Asset {
+            content_type: CSS,
+            body: include_bytes!("../assets/vendor/xterm.css"),
+        },
+    ),
+    (
+        "/vendor/addon-fit.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../assets/vendor/addon-fit.js"),
+        },
+    ),
 ];
 
 const JS: &str = "text/javascript; charset=utf-8";
@@ -41,7 +73,13 @@ mod tests {
         let index = lookup("/").unwrap();
         assert!(index.content_type.starts_with("text/html"));
         let html = std::str::from_utf8(index.body).unwrap();
-        for src in ["vendor/xterm.js", "vendor/addon-fit.js", "app.js", "vendor/xterm.css", "app.css"] {
+        for src in [
+            "vendor/xterm.js",
+            "vendor/addon-fit.js",
+            "app.js",
+            "vendor/xterm.css",
+            "app.css",
+        ] {
             assert!(html.contains(src), "{src} not referenced");
             assert!(lookup(&format!("/{src}")).is_some(), "{src} not served");
         }

@@ -33,7 +33,10 @@ impl TermSize {
     /// Accepts any numbers a client sends and clamps them into the supported range.
     pub fn clamped(rows: u64, cols: u64) -> Self {
         let clamp = |v: u64, min: u16, max: u16| v.clamp(u64::from(min), u64::from(max)) as u16;
-        TermSize { rows: clamp(rows, MIN_ROWS, MAX_ROWS), cols: clamp(cols, MIN_COLS, MAX_COLS) }
+        TermSize {
+            rows: clamp(rows, MIN_ROWS, MAX_ROWS),
+            cols: clamp(cols, MIN_COLS, MAX_COLS),
+        }
     }
 }
 
@@ -42,12 +45,21 @@ impl TermSize {
 #[serde(tag = "type", rename_all = "snake_case")]
 pub enum ClientMessage {
     /// Must be the first message; may carry the initial size so the shell starts at the right width.
-    Auth { token: String, rows: Option<u64>, cols: Option<u64> },
-    Resize { rows: u64, cols: u64 },
+    Auth {
+        token: String,
+        rows: Option<u64>,
+        cols: Option<u64>,
+    },
+    Resize {
+        rows: u64,
+        cols: u64,
+    },
     /// The client's terminal is behind: stop sending output until `resume`.
     Pause,
     Resume,
-    Ping { id: Option<serde_json::Value> },
+    Ping {
+        id: Option<serde_json::Value>,
+    },
 }
 
 impl ClientMessage {
@@ -68,11 +80,19 @@ pub enum ServerMessage {
         ends_at: u64,
         idle_timeout_secs: u64,
     },
-    Pong { id: Option<serde_json::Value> },
+    Pong {
+        id: Option<serde_json::Value>,
+    },
     /// The shell ended; `code` is its exit status, `signal` the signal that killed it, if any.
-    Exit { code: u32, signal: Option<String> },
+    Exit {
+        code: u32,
+        signal: Option<String>,
+    },
     /// Sent just before a closing frame, with the same code as the close reason.
-    Error { error: String, message: String },
+    Error {
+        error: String,
+        message: String,
+    },
 }
 
 impl ServerMessage {
@@ -94,13 +114,24 @@ mod tests {
     fn parses_each_client_message() {
         assert_eq!(
             ClientMessage::parse(r#"{"type":"auth","token":"t","rows":30,"cols":100}"#).unwrap(),
-            ClientMessage::Auth { token: "t".into(), rows: Some(30), cols: Some(100) }
+            ClientMessage::Auth {
+                token: "t".into(),
+                rows: Some(30),
+                cols: Some(100)
+            }
         );
         assert_eq!(
             ClientMessage::parse(r#"{"type":"auth","token":"t"}"#).unwrap(),
-            ClientMessage::Auth { token: "t".into(), rows: None, cols: None }
+            ClientMessage::Auth {
+                token: "t".into(),
+                rows: None,
+                cols: None
+            }
         );
-        assert_eq!(ClientMessage::parse(r#"{"type":"pause"}"#).unwrap(), ClientMessage::Pause);
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"pause"}"#).unwrap(),
+            ClientMessage::Pause
+        );
         assert_eq!(
             ClientMessage::parse(r#"{"type":"ping","id":7}"#).unwrap(),
             ClientMessage::Ping { id: Some(7.into()) }
@@ -111,14 +142,30 @@ mod tests {
 
     #[test]
     fn sizes_are_clamped() {
-        assert_eq!(TermSize::clamped(0, 0), TermSize { rows: MIN_ROWS, cols: MIN_COLS });
-        assert_eq!(TermSize::clamped(u64::MAX, 99_999), TermSize { rows: MAX_ROWS, cols: MAX_COLS });
+        assert_eq!(
+            TermSize::clamped(0, 0),
+            TermSize {
+                rows: MIN_ROWS,
+                cols: MIN_COLS
+            }
+        );
+        assert_eq!(
+            TermSize::clamped(u64::MAX, 99_999),
+            TermSize {
+                rows: MAX_ROWS,
+                cols: MAX_COLS
+            }
+        );
         assert_eq!(TermSize::clamped(40, 120), TermSize { rows: 40, cols: 120 });
     }
 
     #[test]
     fn server_messages_are_tagged_json() {
-        let exit = ServerMessage::Exit { code: 3, signal: None }.to_text();
+        let exit = ServerMessage::Exit {
+            code: 3,
+            signal: None,
+        }
+        .to_text();
         assert_eq!(exit, r#"{"type":"exit","code":3,"signal":null}"#);
         assert!(close_reason("token_replayed").len() < 123);
     }

@@ -40,9 +40,19 @@ impl Host {
         let addr = listener.local_addr()?;
         let (stop, shutdown) = watch::channel(false);
         let slots = Arc::new(Semaphore::new(config.max_sessions));
-        let state = Arc::new(State { config, replay: ReplayGuard::default(), slots, shutdown });
+        let state = Arc::new(State {
+            config,
+            replay: ReplayGuard::default(),
+            slots,
+            shutdown,
+        });
         let accept = tokio::spawn(accept_loop(listener, state.clone()));
-        Ok(Host { addr, state, stop, accept })
+        Ok(Host {
+            addr,
+            state,
+            stop,
+            accept,
+        })
     }
 
     pub fn local_addr(&self) -> SocketAddr {

@@ -45,7 +45,9 @@ where
         ShellMode::Bash => Some(&state.config.bash_command),
         ShellMode::Odoo => state.config.odoo_command.as_ref(),
     };
-    let Some(argv) = argv else { return refuse(&mut sink, close::POLICY, "shell_unavailable", &peer).await };
+    let Some(argv) = argv else {
+        return refuse(&mut sink, close::POLICY, "shell_unavailable", &peer).await;
+    };
     // The slot is taken before the token is spent, so a full host does not burn a valid token.
     let Ok(_slot) = state.slots.clone().try_acquire_owned() else {
         return refuse(&mut sink, close::TRY_AGAIN_LATER, "too_many_sessions", &peer).await;
@@ -66,7 +68,10 @@ where
     let ready = ServerMessage::Ready {
         user: claims.sub.clone(),
         mode: claims.shell,
-        ends_at: ends_at.duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0),
+        ends_at: ends_at
+            .duration_since(UNIX_EPOCH)
+            .map(|d| d.as_secs())
+            .unwrap_or(0),
         idle_timeout_secs: config.idle_timeout.as_secs(),
     };
     let mut record = SessionRecord {
@@ -80,7 +85,13 @@ where
         bytes_out: 0,
     };
     tracing::info!(user = %claims.sub, mode = %claims.shell, pid = record.pid, %peer, "terminal session started");
-    let mut pump = Pump { terminal, pipes, record: &mut record, paused: false, state: &state };
+    let mut pump = Pump {
+        terminal,
+        pipes,
+        record: &mut record,
+        paused: false,
+        state: &state,
+    };
     let reason = match sink.send(Message::text(ready.to_text())).await {
         Ok(()) => pump.run(&mut sink, &mut stream).await,
         Err(_) => EndReason::ClientClosed,
@@ -89,7 +100,10 @@ where
     drop(pipes);
     let exit = terminal.terminate(config.kill_grace).await;
     if reason != EndReason::ClientClosed {
-        let exit_msg = ServerMessage::Exit { code: exit.code, signal: exit.signal.clone() };
+        let exit_msg = ServerMessage::Exit {
+            code: exit.code,
+            signal: exit.signal.clone(),
+        };
         goodbye(&mut sink, Some(exit_msg), close::NORMAL, reason.as_str()).await;
     }
     audit::session_ended(&record, reason, &exit);
@@ -243,7 +257,10 @@ where
         close::INTERNAL => "the shell could not be started",
         _ => "authentication failed; ask for a fresh token",
     };
-    let error = ServerMessage::Error { error: reason.to_owned(), message: message.to_owned() };
+    let error = ServerMessage::Error {
+        error: reason.to_owned(),
+        message: message.to_owned(),
+    };
     goodbye(sink, Some(error), code, reason).await;
 }
 
@@ -251,7 +268,10 @@ async fn goodbye<S>(sink: &mut Sink<S>, last: Option<ServerMessage>, code: u16, 
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
-    let frame = CloseFrame { code: code.into(), reason: close_reason(reason).into() };
+    let frame = CloseFrame {
+        code: code.into(),
+        reason: close_reason(reason).into(),
+    };
     let _ = timeout(GOODBYE_TIMEOUT, async {
         if let Some(last) = last {
             sink.send(Message::text(last.to_text())).await?;

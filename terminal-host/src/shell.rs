@@ -26,22 +26,40 @@ pub fn detect_odoo(hints: &OdooHints) -> Option<Vec<String>> {
             return Some(p.clone());
         }
         let venvs = hints.virtual_env.iter().cloned();
-        let beside = hints.root.iter().flat_map(|r| VENV_DIRS.iter().map(move |d| r.join(d)));
-        venvs.chain(beside).map(|v| v.join("bin/python3")).find(|p| p.is_file()).or_else(|| on_path("python3"))
+        let beside = hints
+            .root
+            .iter()
+            .flat_map(|r| VENV_DIRS.iter().map(move |d| r.join(d)));
+        venvs
+            .chain(beside)
+            .map(|v| v.join("bin/python3"))
+            .find(|p| p.is_file())
+            .or_else(|| on_path("python3"))
     };
-    let root_bin = hints.root.as_ref().map(|r| r.join("odoo-bin")).filter(|p| p.is_file());
+    let root_bin = hints
+        .root
+        .as_ref()
+        .map(|r| r.join("odoo-bin"))
+        .filter(|p| p.is_file());
     let mut argv: Vec<String> = if let Some(bin) = root_bin {
         vec![display(&python()?), display(&bin)]
     } else if let Some(bin) = on_path("odoo-bin").or_else(|| on_path("odoo")) {
         vec![display(&bin)]
-    } else if hints.root.as_ref().is_some_and(|r| r.join("odoo/__init__.py").is_file()) {
+    } else if hints
+        .root
+        .as_ref()
+        .is_some_and(|r| r.join("odoo/__init__.py").is_file())
+    {
         vec![display(&python()?), "-m".into(), "odoo".into()]
     } else {
         return None;
     };
     argv.extend(["shell".into(), "--no-http".into()]);
     let config = hints.config.clone().or_else(|| {
-        let beside = hints.root.iter().flat_map(|r| CONFIG_NAMES.iter().map(move |n| r.join(n)));
+        let beside = hints
+            .root
+            .iter()
+            .flat_map(|r| CONFIG_NAMES.iter().map(move |n| r.join(n)));
         beside.chain([PathBuf::from(SYSTEM_CONFIG)]).find(|p| p.is_file())
     });
     if let Some(config) = config {
@@ -55,7 +73,11 @@ fn display(path: &Path) -> String {
 }
 
 fn find_on_path(name: &str, path: Option<&str>) -> Option<PathBuf> {
-    path?.split(':').filter(|d| !d.is_empty()).map(|d| Path::new(d).join(name)).find(|p| p.is_file())
+    path?
+        .split(':')
+        .filter(|d| !d.is_empty())
+        .map(|d| Path::new(d).join(name))
+        .find(|p| p.is_file())
 }
 
 #[cfg(test)]
@@ -70,7 +92,11 @@ mod tests {
         fs::write(root.path().join("odoo.conf"), "[options]\n").unwrap();
         fs::create_dir_all(root.path().join(".venv/bin")).unwrap();
         fs::write(root.path().join(".venv/bin/python3"), "").unwrap();
-        let argv = detect_odoo(&OdooHints { root: Some(root.path().into()), ..Default::default() }).unwrap();
+        let argv = detect_odoo(&OdooHints {
+            root: Some(root.path().into()),
+            ..Default::default()
+        })
+        .unwrap();
         let r = root.path().display();
         assert_eq!(
             argv,
@@ -99,7 +125,10 @@ mod tests {
         assert_eq!(argv[0], format!("{}/odoo", bin.path().display()));
         assert_eq!(&argv[1..], ["shell", "--no-http", "-c", "/srv/odoo.conf"]);
         let empty = tempfile::tempdir().unwrap();
-        let none = detect_odoo(&OdooHints { path: Some(empty.path().display().to_string()), ..Default::default() });
+        let none = detect_odoo(&OdooHints {
+            path: Some(empty.path().display().to_string()),
+            ..Default::default()
+        });
         assert_eq!(none, None);
     }
 }

@@ -34,7 +34,9 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
     let _ = stream.set_nodelay(true);
     let head = match timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
         Ok(Ok(head)) => head,
-        Ok(Err(HeadError::TooLarge)) => return respond(&mut stream, 431, "text/plain", b"head too large").await,
+        Ok(Err(HeadError::TooLarge)) => {
+            return respond(&mut stream, 431, "text/plain", b"head too large").await;
+        }
         Ok(Err(HeadError::Io)) | Err(_) => return,
     };
     let Some(request) = parse_request_line(&head) else {
@@ -45,7 +47,11 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
         let ws_config = WebSocketConfig::default()
             .max_message_size(Some(MAX_MESSAGE))
             .max_frame_size(Some(MAX_MESSAGE));
-        let replay = Replay { head, pos: 0, inner: stream };
+        let replay = Replay {
+            head,
+            pos: 0,
+            inner: stream,
+        };
         let check = move |req: &Request, resp: Response| check_origin(req, resp, &origins);
         match tokio_tungstenite::accept_hdr_async_with_config(replay, check, Some(ws_config)).await {
             Ok(ws) => session::serve(ws, peer, state).await,
@@ -55,7 +61,11 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
     }
     match (request.method, page::lookup(request.path)) {
         ("GET" | "HEAD", Some(asset)) => {
-            let body = if request.method == "HEAD" { &[][..] } else { asset.body };
+            let body = if request.method == "HEAD" {
+                &[][..]
+            } else {
+                asset.body
+            };
             respond_with_length(&mut stream, 200, asset.content_type, body, asset.body.len()).await;
         }
         ("GET" | "HEAD", None) => respond(&mut stream, 404, "text/plain", b"not found").await,
@@ -67,10 +77,16 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
 /// position; clients without one (the CLI, scripts) are not browsers and are let through to the token check.
 #[allow(clippy::result_large_err)]
 fn check_origin(req: &Request, resp: Response, allowed: &[String]) -> Result<Response, ErrorResponse> {
-    let Some(origin) = req.headers().get(header::ORIGIN) else { return Ok(resp) };
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return Ok(resp);
+    };
     let origin = origin.to_str().unwrap_or("").trim_end_matches('/');
     let ok = if allowed.is_empty() {
-        let host = req.headers().get(header::HOST).and_then(|h| h.to_str().ok()).unwrap_or("");
+        let host = req
+            .headers()
+            .get(header::HOST)
+            .and_then(|h| h.to_str().ok())
+            .unwrap_or("");
         !host.is_empty()
             && (origin.eq_ignore_ascii_case(&format!("http://{host}"))
                 || origin.eq_ignore_ascii_case(&format!("https://{host}")))
@@ -141,7 +157,10 @@ async fn respond_with_length(
     body: &[u8],
     length: usize,
 ) {
-    let reason = StatusCode::from_u16(status).ok().and_then(|s| s.canonical_reason()).unwrap_or("");
+    let reason = StatusCode::from_u16(status)
+        .ok()
+        .and_then(|s| s.canonical_reason())
+        .unwrap_or("");
     let head = format!(
         "HTTP/1.1 {status} {reason}\r\nContent-Type: {content_type}\r\nContent-Length: {length}\r\n\
          Content-Security-Policy: {CONTENT_SECURITY_POLICY}\r\nX-Content-Type-Options: nosniff\r\n\
@@ -160,7 +179,11 @@ struct Replay {
 }
 
 impl AsyncRead for Replay {
-    fn poll_read(mut self: Pin<&mut Self>, cx: &mut Context<'_>, buf: &mut ReadBuf<'_>) -> Poll<io::Result<()>> {
+    fn poll_read(
+        mut self: Pin<&mut Self>,
+        cx: &mut Context<'_>,
+        buf: &mut ReadBuf<'_>,
+    ) -> Poll<io::Result<()>> {
         if self.pos < self.head.len() {
             let n = buf.remaining().min(self.head.len() - self.pos);
             let start = self.pos;
@@ -195,7 +218,13 @@ mod tests {
     #[test]
     fn request_line_parser_rejects_leftovers() {
         let line = parse_request_line(b"GET /ws?x=1 HTTP/1.1\r\nHost: a\r\n\r\n").unwrap();
-        assert_eq!(line, RequestLine { method: "GET", path: "/ws" });
+        assert_eq!(
+            line,
+            RequestLine {
+                method: "GET",
+                path: "/ws"
+            }
+        );
         assert!(parse_request_line(b"GET /ws HTTP/1.1 extra\r\n\r\n").is_none());
         assert!(parse_request_line(b"GET ws HTTP/1.1\r\n\r\n").is_none());
         assert!(parse_request_line(b"GET / SPDY/3\r\n\r\n").is_none());

@@ -47,11 +47,18 @@ pub struct ExitInfo {
 impl ExitInfo {
     fn from_wait(status: WaitStatus) -> Self {
         match status {
-            WaitStatus::Exited(_, code) => ExitInfo { code: code as u32, signal: None },
-            WaitStatus::Signaled(_, signal, _) => {
-                ExitInfo { code: 128 + signal as u32, signal: Some(signal.as_str().to_owned()) }
-            }
-            _ => ExitInfo { code: 1, signal: None },
+            WaitStatus::Exited(_, code) => ExitInfo {
+                code: code as u32,
+                signal: None,
+            },
+            WaitStatus::Signaled(_, signal, _) => ExitInfo {
+                code: 128 + signal as u32,
+                signal: Some(signal.as_str().to_owned()),
+            },
+            _ => ExitInfo {
+                code: 1,
+                signal: None,
+            },
         }
     }
 }
@@ -82,7 +89,12 @@ impl Terminal {
     ) -> Result<(Self, Pipes), TerminalError> {
         let program = argv.first().cloned().unwrap_or_default();
         let pair = native_pty_system()
-            .openpty(PtySize { rows: size.rows, cols: size.cols, pixel_width: 0, pixel_height: 0 })
+            .openpty(PtySize {
+                rows: size.rows,
+                cols: size.cols,
+                pixel_width: 0,
+                pixel_height: 0,
+            })
             .map_err(TerminalError::OpenPty)?;
         let mut cmd = CommandBuilder::from_argv(argv.iter().map(Into::into).collect());
         cmd.env_clear();
@@ -90,26 +102,41 @@ impl Terminal {
             cmd.env(name, value);
         }
         cmd.cwd(cwd);
-        let spawn_err = |source| TerminalError::Spawn { program: program.clone(), source };
+        let spawn_err = |source| TerminalError::Spawn {
+            program: program.clone(),
+            source,
+        };
         let child = pair.slave.spawn_command(cmd).map_err(spawn_err)?;
         // The parent's copy of the slave must go, or the reader never sees EOF when the shell exits.
         drop(pair.slave);
         let master = pair.master;
-        let leader = child.process_id().and_then(|p| i32::try_from(p).ok()).ok_or(TerminalError::NoPid)?;
+        let leader = child
+            .process_id()
+            .and_then(|p| i32::try_from(p).ok())
+            .ok_or(TerminalError::NoPid)?;
         let leader = Pid::from_raw(leader);
         let reader = master.try_clone_reader().map_err(spawn_err)?;
         let writer = master.take_writer().map_err(spawn_err)?;
         let (out_tx, output) = mpsc::channel(OUTPUT_QUEUE);
         let (input, in_rx) = mpsc::channel(INPUT_QUEUE);
         let (exit_tx, exited) = oneshot::channel();
-        let terminal = Terminal { master, child, leader, exited, exit: None };
+        let terminal = Terminal {
+            master,
+            child,
+            leader,
+            exited,
+            exit: None,
+        };
         spawn_thread("pty-reader", move || read_loop(reader, out_tx))?;
         spawn_thread("pty-writer", move || write_loop(writer, in_rx))?;
         spawn_thread("pty-waiter", move || {
             // WNOWAIT leaves the leader a zombie until `terminate` reaps it, so its pid (the session id
             // used to find the rest of the tree) cannot be reused in between.
             let status = waitid(Id::Pid(leader), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
-            let _ = exit_tx.send(status.map(ExitInfo::from_wait).unwrap_or(ExitInfo { code: 1, signal: None }));
+            let _ = exit_tx.send(status.map(ExitInfo::from_wait).unwrap_or(ExitInfo {
+                code: 1,
+                signal: None,
+            }));
         })?;
         Ok((terminal, Pipes { output, input }))
     }
@@ -119,7 +146,12 @@ impl Terminal {
     }
 
     pub fn resize(&self, size: TermSize) {
-        let size = PtySize { rows: size.rows, cols: size.cols, pixel_width: 0, pixel_height: 0 };
+        let size = PtySize {
+            rows: size.rows,
+            cols: size.cols,
+            pixel_width: 0,
+            pixel_height: 0,
+        };
         if let Err(error) = self.master.resize(size) {
             tracing::warn!(%error, "resize failed");
         }
@@ -153,7 +185,9 @@ impl Terminal {
         // Background jobs, nohup'd commands and anything that ignored SIGHUP die with the session.
         signal_session(self.leader, Signal::SIGKILL);
         let exit = self.exited().await;
-        let Terminal { mut child, master, .. } = self;
+        let Terminal {
+            mut child, master, ..
+        } = self;
         drop(master);
         let _ = tokio::task::spawn_blocking(move || child.wait()).await;
         exit
@@ -161,7 +195,11 @@ impl Terminal {
 }
 
 fn spawn_thread(name: &str, f: impl FnOnce() + Send + 'static) -> Result<(), TerminalError> {
-    thread::Builder::new().name(name.to_owned()).spawn(f).map(drop).map_err(TerminalError::Thread)
+    thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(f)
+        .map(drop)
+        .map_err(TerminalError::Thread)
 }
 
 fn read_loop(mut reader: Box<dyn Read + Send>, tx: mpsc::Sender<Vec<u8>>) {
@@ -200,7 +238,9 @@ fn signal_session(leader: Pid, signal: Signal) {
 
 /// Process groups of the live processes in session `sid`, read from `/proc/<pid>/stat`.
 fn session_groups(sid: i32) -> Vec<i32> {
-    let Ok(entries) = std::fs::read_dir("/proc") else { return Vec::new() };
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
     entries
         .filter_map(|e| e.ok()?.file_name().to_str()?.parse::<i32>().ok())
         .filter_map(|pid| {
@@ -235,7 +275,11 @@ mod tests {
 
     #[tokio::test]
     async fn runs_a_command_and_reports_its_exit() {
-        let argv = ["/bin/sh".to_owned(), "-c".to_owned(), "printf hi; exit 3".to_owned()];
+        let argv = [
+            "/bin/sh".to_owned(),
+            "-c".to_owned(),
+            "printf hi; exit 3".to_owned(),
+        ];
         let env = [("PATH".to_owned(), "/usr/bin:/bin".to_owned())];
         let (mut term, mut pipes) =
             Terminal::spawn(&argv, &env, Path::new("/"), TermSize { rows: 24, cols: 80 }).unwrap();
@@ -244,7 +288,13 @@ mod tests {
             out.extend(chunk);
         }
         assert_eq!(String::from_utf8_lossy(&out), "hi");
-        assert_eq!(term.exited().await, ExitInfo { code: 3, signal: None });
+        assert_eq!(
+            term.exited().await,
+            ExitInfo {
+                code: 3,
+                signal: None
+            }
+        );
         assert_eq!(term.terminate(Duration::from_secs(1)).await.code, 3);
     }
 }

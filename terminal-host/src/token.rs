@@ -152,7 +152,10 @@ impl TokenError {
 }
 
 fn now_secs() -> u64 {
-    SystemTime::now().duration_since(UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0)
+    SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or(0)
 }
 
 fn valid_user(user: &str) -> bool {
@@ -182,8 +185,12 @@ pub fn mint(secret: &Secret, user: &str, mode: ShellMode, ttl: Duration) -> Resu
 
 /// Signs arbitrary claims; [`mint`] is the normal way in, this one lets tests build bad tokens.
 pub fn sign(secret: &Secret, claims: &Claims) -> Result<String, TokenError> {
-    jsonwebtoken::encode(&Header::new(Algorithm::HS256), claims, &EncodingKey::from_secret(&secret.0))
-        .map_err(TokenError::Signing)
+    jsonwebtoken::encode(
+        &Header::new(Algorithm::HS256),
+        claims,
+        &EncodingKey::from_secret(&secret.0),
+    )
+    .map_err(TokenError::Signing)
 }
 
 /// Checks signature, algorithm, audience, expiry and lifetime; single use is [`ReplayGuard`]'s job.
@@ -204,7 +211,10 @@ pub fn verify(secret: &Secret, token: &str) -> Result<Claims, TokenError> {
         })?;
     let claims = data.claims;
     let now = now_secs();
-    if claims.iat > now + LEEWAY_SECS || claims.exp < claims.iat || claims.exp - claims.iat > MAX_TTL.as_secs() {
+    if claims.iat > now + LEEWAY_SECS
+        || claims.exp < claims.iat
+        || claims.exp - claims.iat > MAX_TTL.as_secs()
+    {
         return Err(TokenError::BadLifetime);
     }
     if !valid_user(&claims.sub) {
@@ -254,19 +264,28 @@ mod tests {
     #[test]
     fn short_secret_and_bad_inputs_are_refused() {
         assert!(matches!(Secret::new("short"), Err(TokenError::SecretTooShort(5))));
-        assert!(matches!(mint(&secret(), " ", ShellMode::Bash, DEFAULT_TTL), Err(TokenError::InvalidUser)));
+        assert!(matches!(
+            mint(&secret(), " ", ShellMode::Bash, DEFAULT_TTL),
+            Err(TokenError::InvalidUser)
+        ));
         assert!(matches!(
             mint(&secret(), "a", ShellMode::Bash, Duration::from_secs(3600)),
             Err(TokenError::InvalidTtl)
         ));
-        assert!(matches!("zsh".parse::<ShellMode>(), Err(TokenError::UnknownMode(_))));
+        assert!(matches!(
+            "zsh".parse::<ShellMode>(),
+            Err(TokenError::UnknownMode(_))
+        ));
     }
 
     #[test]
     fn other_key_is_a_bad_signature() {
         let other = Secret::new("ffffffffffffffffffffffffffffffff").unwrap();
         let minted = mint(&other, "admin", ShellMode::Bash, DEFAULT_TTL).unwrap();
-        assert!(matches!(verify(&secret(), &minted.token), Err(TokenError::BadSignature)));
+        assert!(matches!(
+            verify(&secret(), &minted.token),
+            Err(TokenError::BadSignature)
+        ));
     }
 
     #[test]
