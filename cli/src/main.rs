@@ -1,5 +1,114 @@
 //! `bitconn`: the operator's command line (local gateway, webhook administration, logs, tokens).
 
-fn main() -> anyhow::Result<()> {
-    anyhow::bail!("bitconn is not wired yet")
+mod demo;
+mod logs;
+mod output;
+mod serve;
+mod store_cmd;
+mod stores;
+mod units;
+mod webhook;
+mod webhook_update;
+
+use clap::{Parser, Subcommand};
+use std::process::ExitCode;
+
+/// Where webhooks and the execution log live unless `--store`/`BITCONN_STORE` say otherwise.
+pub const DEFAULT_STORE: &str = "sqlite:./bitconn.db";
+
+#[derive(Parser)]
+#[command(
+    name = "bitconn",
+    version,
+    about = "Bitconn Webhook: an integration gateway for Odoo"
+)]
+struct Cli {
+    /// Store of webhooks and execution logs: `sqlite:<path>` or `dynamodb:<table>`.
+    #[arg(long, global = true, env = "BITCONN_STORE", default_value = DEFAULT_STORE)]
+    store: String,
+    /// Machine-readable output (JSON) instead of text.
+    #[arg(long, global = true)]
+    json: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+/// Parsed once at start, so the size difference between variants does not matter.
+#[allow(clippy::large_enum_variant)]
+#[derive(Subcommand)]
+enum Command {
+    /// Serve every gateway route on one port (starts a demo Odoo simulator when the store is empty).
+    Serve(serve::ServeArgs),
+    /// Create, inspect, change and delete webhooks.
+    #[command(subcommand)]
+    Webhook(webhook::WebhookCommand),
+    /// Create the store's tables.
+    #[command(subcommand)]
+    Store(store_cmd::StoreCommand),
+    /// Show execution log entries.
+    Logs(logs::LogsArgs),
+}
+
+/// What every command needs besides its own arguments.
+pub struct Global {
+    pub store: String,
+    pub json: bool,
+}
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => return usage_error(error),
+    };
+    let global = Global {
+        store: cli.store,
+        json: cli.json,
+    };
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(error) => return fail(&anyhow::Error::from(error)),
+    };
+    let result = runtime.block_on(async {
+        match cli.command {
+            Command::Serve(args) => serve::run(&global, args).await,
+            Command::Webhook(command) => webhook::run(&global, command).await,
+            Command::Store(command) => store_cmd::run(&global, command).await,
+            Command::Logs(args) => logs::run(&global, args).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => fail(&error),
+    }
+}
+
+/// Help and version go to stdout as usual; a usage mistake becomes one `error:` line and exit code 1.
+fn usage_error(error: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind;
+    match error.kind() {
+        ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => {
+            let _ = error.print();
+            return ExitCode::SUCCESS;
+        }
+        ErrorKind::DisplayHelpOnMissingArgumentOrSubcommand => {
+            let _ = error.print();
+            return ExitCode::FAILURE;
+        }
+        _ => {}
+    }
+    let rendered = error.render().to_string();
+    let message: Vec<&str> = rendered
+        .lines()
+        .take_while(|line| !line.starts_with("Usage:"))
+        .map(|line| line.trim().trim_start_matches("error:").trim())
+        .filter(|line| !line.is_empty() && !line.starts_with("tip:"))
+        .collect();
+    eprintln!("error: {} (see `bitconn --help`)", message.join(" "));
+    ExitCode::FAILURE
+}
+
+/// One clear line on stderr: the error and its causes, never a backtrace.
+fn fail(error: &anyhow::Error) -> ExitCode {
+    eprintln!("error: {error:#}");
+    ExitCode::FAILURE
 }

@@ -104,11 +104,16 @@ fn request_id(request: &lambda_http::Request) -> String {
 
 /// The `{id}` segment of `/bitconn/webhook/{id}[/…]`, or "" for other paths (it is only logged).
 fn webhook_id(path: &str) -> &str {
-    path.strip_prefix(WEBHOOK_PATH_PREFIX).and_then(|rest| rest.split('/').next()).unwrap_or("")
+    path.strip_prefix(WEBHOOK_PATH_PREFIX)
+        .and_then(|rest| rest.split('/').next())
+        .unwrap_or("")
 }
 
 fn query_model(query: Option<&str>) -> Option<String> {
-    query?.split('&').find_map(|pair| pair.strip_prefix("model=")).map(str::to_owned)
+    query?
+        .split('&')
+        .find_map(|pair| pair.strip_prefix("model="))
+        .map(str::to_owned)
 }
 
 #[cfg(test)]
@@ -124,16 +129,27 @@ mod tests {
 
     #[test]
     fn stage_prefix_is_removed() {
-        let uri: http::Uri = "https://h.example.com/prod/bitconn/webhook/x/schema?model=res.partner".parse().unwrap();
+        let uri: http::Uri = "https://h.example.com/prod/bitconn/webhook/x/schema?model=res.partner"
+            .parse()
+            .unwrap();
         let stripped = without_stage(&uri, "prod").unwrap();
-        assert_eq!(stripped.to_string(), "https://h.example.com/bitconn/webhook/x/schema?model=res.partner");
+        assert_eq!(
+            stripped.to_string(),
+            "https://h.example.com/bitconn/webhook/x/schema?model=res.partner"
+        );
         assert_eq!(without_stage(&uri, "pro"), None);
-        assert_eq!(without_stage(&"/bitconn/webhook/x".parse().unwrap(), "prod"), None);
+        assert_eq!(
+            without_stage(&"/bitconn/webhook/x".parse().unwrap(), "prod"),
+            None
+        );
     }
 
     #[test]
     fn model_from_query() {
-        assert_eq!(query_model(Some("model=res.partner&method=create")).as_deref(), Some("res.partner"));
+        assert_eq!(
+            query_model(Some("model=res.partner&method=create")).as_deref(),
+            Some("res.partner")
+        );
         assert_eq!(query_model(Some("method=create")), None);
         assert_eq!(query_model(None), None);
     }

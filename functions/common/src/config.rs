@@ -50,7 +50,10 @@ impl FunctionConfig {
         let max_body_bytes = lookup("BITCONN_MAX_BODY_BYTES")
             .map(|value| match value.trim().parse::<usize>() {
                 Ok(n) if n > 0 => Ok(n),
-                _ => Err(ConfigError::Number { name: "BITCONN_MAX_BODY_BYTES", value }),
+                _ => Err(ConfigError::Number {
+                    name: "BITCONN_MAX_BODY_BYTES",
+                    value,
+                }),
             })
             .transpose()?;
         Ok(Self {
@@ -82,7 +85,10 @@ mod tests {
     use std::collections::HashMap;
 
     fn from(pairs: &[(&str, &str)]) -> Result<FunctionConfig, ConfigError> {
-        let env: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        let env: HashMap<String, String> = pairs
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect();
         FunctionConfig::from_lookup(|name| env.get(name).cloned())
     }
 
@@ -102,7 +108,10 @@ mod tests {
     #[test]
     fn bad_values_are_named() {
         let error = from(&[("BITCONN_ODOO_TIMEOUT", "soon")]).unwrap_err().to_string();
-        assert!(error.contains("BITCONN_ODOO_TIMEOUT") && error.contains("soon"), "{error}");
+        assert!(
+            error.contains("BITCONN_ODOO_TIMEOUT") && error.contains("soon"),
+            "{error}"
+        );
         assert!(from(&[("BITCONN_MAX_BODY_BYTES", "0")]).is_err());
     }
 }

@@ -1,0 +1,142 @@
+//! `bitconn serve`: every gateway route on one port, over the store named by `--store`.
+
+use anyhow::Context as _;
+use bitconn::execution_log::ExecutionLog;
+use bitconn::gateway::{Gateway, GatewaySettings};
+use clap::Args;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tracing_subscriber::EnvFilter;
+
+use crate::{Global, demo, stores};
+
+pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+
+#[derive(Args)]
+pub struct ServeArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, env = "BITCONN_LISTEN", default_value = DEFAULT_LISTEN)]
+    listen: SocketAddr,
+    /// Base URL callers reach this server at (default: http://<listen address>).
+    #[arg(long, env = "BITCONN_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Timeout of one Odoo call.
+    #[arg(long, env = "BITCONN_ODOO_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    odoo_timeout: Duration,
+    /// `off` records no execution log entries (same as --no-execution-log).
+    #[arg(long, env = "BITCONN_EXECUTION_LOG", default_value = "on", value_parser = ["on", "off"])]
+    execution_log: String,
+    #[arg(long)]
+    no_execution_log: bool,
+    /// Never start the bundled Odoo simulator, even when the store has no webhook.
+    #[arg(long, env = "BITCONN_NO_DEMO")]
+    no_demo: bool,
+}
+
+pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
+    init_tracing();
+    let opened = stores::open(&global.store).await?;
+    let listener = tokio::net::TcpListener::bind(args.listen)
+        .await
+        .with_context(|| format!("cannot listen on {}", args.listen))?;
+    let local = listener.local_addr()?;
+    let public_url = args
+        .public_url
+        .clone()
+        .unwrap_or_else(|| format!("http://{local}"));
+
+    let demo = if args.no_demo {
+        None
+    } else {
+        demo::start_if_needed(opened.config.as_ref(), &public_url).await?
+    };
+    if let Some(demo) = &demo {
+        demo.print_banner(global.json)?;
+    }
+
+    let log_on = args.execution_log == "on" && !args.no_execution_log;
+    let log: Arc<dyn ExecutionLog> = if log_on { opened.log } else { Arc::new(DisabledLog) };
+    let settings = GatewaySettings {
+        public_base_url: Some(public_url.clone()),
+        odoo_timeout: args.odoo_timeout,
+        ..GatewaySettings::default()
+    };
+    let gateway = Arc::new(Gateway::new(opened.config, log, settings));
+    let app = bitconn::gateway::router(gateway);
+
+    if global.json {
+        println!(
+            "{}",
+            serde_json::json!({"listening": public_url, "execution_log": log_on})
+        );
+    } else {
+        println!(
+            "bitconn serve: listening on {public_url} (store {}, execution log {})",
+            global.store,
+            on_off(log_on)
+        );
+    }
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("server failed")?;
+    tracing::info!("stopped");
+    drop(demo);
+    Ok(())
+}
+
+fn on_off(flag: bool) -> &'static str {
+    if flag { "on" } else { "off" }
+}
+
+fn init_tracing() {
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
+}
+
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {}
+        () = terminate => {}
+    }
+    tracing::info!("shutting down");
+}
+
+/// The execution log when it is switched off: entries are dropped.
+struct DisabledLog;
+
+#[async_trait::async_trait]
+impl ExecutionLog for DisabledLog {
+    async fn record(
+        &self,
+        _entry: bitconn::execution_log::ExecutionLogEntry,
+    ) -> Result<(), bitconn::execution_log::LogError> {
+        Ok(())
+    }
+
+    async fn query(
+        &self,
+        _query: &bitconn::execution_log::LogQuery,
+    ) -> Result<Vec<bitconn::execution_log::ExecutionLogEntry>, bitconn::execution_log::LogError> {
+        Ok(Vec::new())
+    }
+}

@@ -1,0 +1,277 @@
+//! `bitconn webhook …`: create, list, show, update, rotate the secret of, enable, disable and delete webhooks.
+
+use anyhow::{Context as _, bail};
+use bitconn::config::{
+    ModelAccess, ModelName, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
+};
+use bitconn::store::ConfigStore;
+use clap::{Args, Subcommand};
+use serde_json::json;
+use std::collections::BTreeSet;
+use time::OffsetDateTime;
+
+use crate::output::{DEFAULT_PUBLIC_URL, WebhookView, models_text, print_json, webhook_url, yes_no};
+use crate::units::{format_time, parse_duration, parse_model};
+use crate::webhook_update::UpdateArgs;
+use crate::{Global, stores};
+
+#[derive(Subcommand)]
+pub enum WebhookCommand {
+    /// Create a webhook and print its URL and secret (the secret is shown only this once).
+    Create(CreateArgs),
+    /// List webhooks.
+    List(PublicUrl),
+    /// Show one webhook.
+    Show(IdArgs),
+    /// Change a webhook's settings.
+    Update(UpdateArgs),
+    /// Replace the secret, keeping the URL; `--grace 10m` keeps the old one valid meanwhile.
+    RotateSecret(RotateArgs),
+    /// Accept calls again.
+    Enable(IdArgs),
+    /// Refuse calls (404) without deleting the webhook.
+    Disable(IdArgs),
+    /// Delete a webhook.
+    Delete(IdArgs),
+}
+
+#[derive(Args)]
+pub struct PublicUrl {
+    /// Base URL callers reach the gateway at; used to print webhook URLs.
+    #[arg(long = "public-url", env = "BITCONN_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
+    pub value: String,
+}
+
+#[derive(Args)]
+pub struct IdArgs {
+    pub id: String,
+    #[command(flatten)]
+    pub public_url: PublicUrl,
+}
+
+#[derive(Args)]
+#[command(group = clap::ArgGroup::new("model_choice").required(true).args(["models", "all_models"]))]
+pub struct CreateArgs {
+    #[arg(long)]
+    name: String,
+    /// Odoo base URL, e.g. https://odoo.example.com
+    #[arg(long)]
+    odoo_url: String,
+    #[arg(long)]
+    odoo_db: String,
+    /// Login of the Odoo user the webhook's calls run as.
+    #[arg(long)]
+    odoo_login: String,
+    /// That user's Odoo API key (prefer the environment variable: it stays out of shell history).
+    #[arg(long, env = "BITCONN_ODOO_API_KEY", hide_env_values = true)]
+    odoo_api_key: String,
+    /// Comma-separated models the webhook may touch, e.g. res.partner,sale.order
+    #[arg(long, value_delimiter = ',', value_parser = parse_model)]
+    models: Vec<ModelName>,
+    /// Allow every model the Odoo user can access.
+    #[arg(long)]
+    all_models: bool,
+    #[arg(long)]
+    can_unlink: bool,
+    #[arg(long)]
+    no_create: bool,
+    #[arg(long)]
+    no_write: bool,
+    #[command(flatten)]
+    public_url: PublicUrl,
+}
+
+#[derive(Args)]
+pub struct RotateArgs {
+    id: String,
+    /// How long the old secret keeps working, e.g. 10m (default: it stops at once).
+    #[arg(long, value_parser = parse_duration)]
+    grace: Option<time::Duration>,
+    #[command(flatten)]
+    public_url: PublicUrl,
+}
+
+pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
+    let store = stores::open(&global.store).await?.config;
+    match command {
+        WebhookCommand::Create(args) => create(global, store.as_ref(), args).await,
+        WebhookCommand::List(public_url) => list(global, store.as_ref(), &public_url.value).await,
+        WebhookCommand::Show(args) => {
+            let config = fetch(store.as_ref(), &args.id).await?;
+            show(global, &config, &args.public_url.value)
+        }
+        WebhookCommand::Update(args) => crate::webhook_update::run(global, store.as_ref(), args).await,
+        WebhookCommand::RotateSecret(args) => rotate(global, store.as_ref(), args).await,
+        WebhookCommand::Enable(args) => set_enabled(global, store.as_ref(), args, true).await,
+        WebhookCommand::Disable(args) => set_enabled(global, store.as_ref(), args, false).await,
+        WebhookCommand::Delete(args) => delete(global, store.as_ref(), args).await,
+    }
+}
+
+pub fn parse_id(text: &str) -> anyhow::Result<WebhookId> {
+    text.parse()
+        .map_err(|e| anyhow::anyhow!("invalid webhook id `{text}`: {e}"))
+}
+
+pub async fn fetch(store: &dyn ConfigStore, id: &str) -> anyhow::Result<WebhookConfig> {
+    let id = parse_id(id)?;
+    match store.get(&id).await? {
+        Some(config) => Ok(config),
+        None => bail!("webhook {id} not found"),
+    }
+}
+
+pub fn check_odoo_url(url: &str) -> anyhow::Result<()> {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
+        _ => bail!("--odoo-url must be an http:// or https:// URL, got `{url}`"),
+    }
+}
+
+async fn create(global: &Global, store: &dyn ConfigStore, args: CreateArgs) -> anyhow::Result<()> {
+    check_odoo_url(&args.odoo_url)?;
+    if args.name.trim().is_empty() {
+        bail!("--name must not be empty");
+    }
+    let models = if args.all_models {
+        ModelAccess::All
+    } else {
+        ModelAccess::Only(args.models.into_iter().collect())
+    };
+    let new = NewWebhook {
+        name: args.name,
+        odoo: OdooConnection {
+            url: args.odoo_url.trim_end_matches('/').to_owned(),
+            db: args.odoo_db,
+            login: args.odoo_login,
+            api_key: args.odoo_api_key,
+        },
+        models,
+        permissions: Permissions {
+            can_create: !args.no_create,
+            can_write: !args.no_write,
+            can_unlink: args.can_unlink,
+        },
+    };
+    let (config, secret) = WebhookConfig::create(new, OffsetDateTime::now_utc());
+    store.create(&config).await.context("cannot store the webhook")?;
+    let url = webhook_url(&args.public_url.value, &config.id);
+    if global.json {
+        return print_json(&json!({"id": config.id.to_string(), "url": url, "secret": secret.expose()}));
+    }
+    println!("created webhook {} ({})", config.name, config.id);
+    println!("  url:    {url}");
+    println!("  secret: {}", secret.expose());
+    println!("The secret is shown only now; callers send it as `Authorization: Bearer <secret>`.");
+    Ok(())
+}
+
+async fn list(global: &Global, store: &dyn ConfigStore, public_url: &str) -> anyhow::Result<()> {
+    let mut configs = store.list().await?;
+    configs.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    let views: Vec<WebhookView> = configs.iter().map(|c| WebhookView::of(c, public_url)).collect();
+    if global.json {
+        return print_json(&views);
+    }
+    if views.is_empty() {
+        println!("no webhooks; create one with `bitconn webhook create`");
+    }
+    for view in views {
+        println!(
+            "{}  {:<8}  {}  [{}]  {}@{}/{}",
+            view.id,
+            if view.enabled { "enabled" } else { "disabled" },
+            view.name,
+            models_text(&view.models),
+            view.odoo.login,
+            view.odoo.url,
+            view.odoo.db
+        );
+    }
+    Ok(())
+}
+
+pub fn show(global: &Global, config: &WebhookConfig, public_url: &str) -> anyhow::Result<()> {
+    let view = WebhookView::of(config, public_url);
+    if global.json {
+        return print_json(&view);
+    }
+    view.print_text();
+    Ok(())
+}
+
+async fn rotate(global: &Global, store: &dyn ConfigStore, args: RotateArgs) -> anyhow::Result<()> {
+    let mut config = fetch(store, &args.id).await?;
+    let secret = config.rotate_secret(args.grace, OffsetDateTime::now_utc());
+    let stored = store
+        .update(&config)
+        .await
+        .context("cannot store the new secret")?;
+    let url = webhook_url(&args.public_url.value, &stored.id);
+    let old_until = stored
+        .secret
+        .previous
+        .as_ref()
+        .map(|p| format_time(p.valid_until));
+    if global.json {
+        return print_json(&json!({
+            "id": stored.id.to_string(), "url": url, "secret": secret.expose(),
+            "previous_secret_valid_until": old_until,
+        }));
+    }
+    println!("new secret for {} ({})", stored.name, stored.id);
+    println!("  url:    {url}");
+    println!("  secret: {}", secret.expose());
+    match old_until {
+        Some(until) => println!("The old secret keeps working until {until}."),
+        None => println!("The old secret no longer works."),
+    }
+    Ok(())
+}
+
+async fn set_enabled(
+    global: &Global,
+    store: &dyn ConfigStore,
+    args: IdArgs,
+    enabled: bool,
+) -> anyhow::Result<()> {
+    let mut config = fetch(store, &args.id).await?;
+    config.enabled = enabled;
+    let stored = store.update(&config).await.context("cannot store the change")?;
+    if global.json {
+        return print_json(&json!({"id": stored.id.to_string(), "enabled": stored.enabled}));
+    }
+    println!(
+        "webhook {} ({}) enabled: {}",
+        stored.name,
+        stored.id,
+        yes_no(stored.enabled)
+    );
+    Ok(())
+}
+
+async fn delete(global: &Global, store: &dyn ConfigStore, args: IdArgs) -> anyhow::Result<()> {
+    let id = parse_id(&args.id)?;
+    if !store.delete(&id).await? {
+        bail!("webhook {id} not found");
+    }
+    if global.json {
+        return print_json(&json!({"id": id.to_string(), "deleted": true}));
+    }
+    println!("deleted webhook {id}");
+    Ok(())
+}
+
+/// The set of models in `--models`, or `All` with `--all-models`; `None` when neither was given.
+pub fn model_choice(models: Vec<ModelName>, all: bool) -> Option<ModelAccess> {
+    if all {
+        Some(ModelAccess::All)
+    } else if models.is_empty() {
+        None
+    } else {
+        Some(ModelAccess::Only(models.into_iter().collect::<BTreeSet<_>>()))
+    }
+}
