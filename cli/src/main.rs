@@ -6,6 +6,7 @@ mod output;
 mod serve;
 mod store_cmd;
 mod stores;
+mod terminal;
 mod units;
 mod webhook;
 mod webhook_update;
@@ -47,6 +48,9 @@ enum Command {
     Store(store_cmd::StoreCommand),
     /// Show execution log entries.
     Logs(logs::LogsArgs),
+    /// terminal-host tools (one-time terminal tokens).
+    #[command(subcommand)]
+    Terminal(terminal::TerminalCommand),
 }
 
 /// What every command needs besides its own arguments.
@@ -74,6 +78,7 @@ fn main() -> ExitCode {
             Command::Webhook(command) => webhook::run(&global, command).await,
             Command::Store(command) => store_cmd::run(&global, command).await,
             Command::Logs(args) => logs::run(&global, args).await,
+            Command::Terminal(command) => terminal::run(command),
         }
     });
     match result {

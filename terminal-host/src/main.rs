@@ -1,5 +1,6 @@
 //! terminal-host: a JWT-guarded WebSocket PTY server for Odoo administrators (configuration: docs/terminal.md).
 
+use std::io::IsTerminal;
 use std::time::Duration;
 
 use terminal_host::{Config, Host};
@@ -9,6 +10,8 @@ use tracing_subscriber::EnvFilter;
 async fn main() -> anyhow::Result<()> {
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = Config::from_env()?;
     let grace = config.kill_grace + Duration::from_secs(1);

@@ -1,0 +1,118 @@
+//! The real binary as a child process: its environment stays out of shells, flow control bounds its
+//! memory under `yes`, and it refuses to start without a proper key.
+#![allow(clippy::unwrap_used)]
+
+mod common;
+
+use std::io::{BufRead, BufReader};
+use std::net::SocketAddr;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use common::*;
+use serde_json::json;
+use terminal_host::token::ShellMode;
+use tokio::time::{Instant, timeout};
+
+/// Resident memory the host may reach while a client floods itself with `yes`.
+const RSS_LIMIT_KB: u64 = 64 * 1024;
+
+struct Running {
+    child: Child,
+    addr: SocketAddr,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn spawn_host(extra: &[(&str, &str)]) -> Running {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_terminal-host"));
+    cmd.env_clear().envs(test_env(extra)).env("RUST_LOG", "info");
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("host exited before listening").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the host never blocks on a full pipe.
+    std::thread::spawn(move || for _ in lines {});
+    Running { child, addr }
+}
+
+fn status_kb(pid: u32, field: &str) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let line = status.lines().find(|l| l.starts_with(field)).unwrap();
+    line.split_whitespace().nth(1).unwrap().parse().unwrap()
+}
+
+#[test]
+fn refuses_to_start_without_a_long_enough_key() {
+    for key in ["", "short-key"] {
+        let out = Command::new(env!("CARGO_BIN_EXE_terminal-host"))
+            .env_clear()
+            .envs(test_env(&[("WS_SECRET_KEY", key)]))
+            .output()
+            .unwrap();
+        assert!(!out.status.success());
+        assert!(String::from_utf8_lossy(&out.stderr).contains("WS_SECRET_KEY"), "{out:?}");
+    }
+}
+
+#[tokio::test]
+async fn the_secret_key_never_reaches_the_shell() {
+    let host = spawn_host(&[("SOME_DB_PASSWORD", "hunter2")]);
+    let mut c = connect(host.addr, None).await.unwrap();
+    c.ready(&token("admin", ShellMode::Bash)).await;
+    assert_eq!(c.run("echo \"[$WS_SECRET_KEY][$SOME_DB_PASSWORD]\"").await, "[][]");
+    assert_eq!(c.run("env | grep -c -e WS_ -e hunter2").await, "0");
+}
+
+#[tokio::test]
+async fn pause_stops_a_yes_flood_and_memory_stays_bounded() {
+    let host = spawn_host(&[]);
+    let pid = host.child.id();
+    let mut c = connect(host.addr, None).await.unwrap();
+    c.ready(&token("admin", ShellMode::Bash)).await;
+    c.send_input(b"yes\r").await;
+    c.until(Duration::from_secs(10), "1 MB of output", |c| c.output.len() > 1 << 20).await;
+
+    c.send_json(json!({"type": "pause"})).await;
+    // What was in flight when the pause arrived still comes; then nothing.
+    let settle = Instant::now() + Duration::from_millis(500);
+    while timeout(settle.saturating_duration_since(Instant::now()), c.pump_once()).await.is_ok() {}
+    let paused_at = c.output.len();
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let _ = timeout(Duration::from_millis(200), c.pump_once()).await;
+    assert_eq!(c.output.len(), paused_at, "output kept coming while paused");
+    let rss = status_kb(pid, "VmRSS:");
+    assert!(rss < RSS_LIMIT_KB, "host RSS {rss} kB while paused under yes");
+
+    c.send_json(json!({"type": "resume"})).await;
+    c.until(Duration::from_secs(10), "output after resume", |c| c.output.len() > paused_at + (1 << 20)).await;
+    c.send_input(b"\x03").await;
+    let hwm = status_kb(pid, "VmHWM:");
+    assert!(hwm < RSS_LIMIT_KB, "host peak RSS {hwm} kB");
+}
+
+#[tokio::test]
+async fn a_client_that_reads_slowly_bounds_memory_without_pausing() {
+    let host = spawn_host(&[]);
+    let pid = host.child.id();
+    let mut c = connect(host.addr, None).await.unwrap();
+    c.ready(&token("admin", ShellMode::Bash)).await;
+    c.send_input(b"yes 0123456789012345678901234567890123456789\r").await;
+    let end = Instant::now() + Duration::from_secs(2);
+    while Instant::now() < end {
+        let _ = timeout(Duration::from_millis(100), c.pump_once()).await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let hwm = status_kb(pid, "VmHWM:");
+    assert!(hwm < RSS_LIMIT_KB, "host peak RSS {hwm} kB with a slow reader");
+}
