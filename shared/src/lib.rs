@@ -2,8 +2,11 @@
 
 pub mod config;
 pub mod domain;
+pub mod error;
 pub mod execution_log;
 pub mod extract;
+pub mod gateway;
 pub mod odoo;
+pub mod request;
 pub mod secret;
 pub mod store;

@@ -95,14 +95,18 @@ pub struct OdooClient {
 }
 
 impl OdooClient {
-    pub fn new(connect_timeout: Duration, timeout: Duration) -> Result<Self, OdooError> {
+    /// Builds the one HTTP client (rustls; a pool that reuses connections when the server keeps them open).
+    pub fn new(connect_timeout: Duration, timeout: Duration) -> Self {
         let http = reqwest::Client::builder()
             .connect_timeout(connect_timeout)
             .timeout(timeout)
             .tcp_nodelay(true)
             .build()
-            .map_err(|e| OdooError::Protocol(format!("cannot build the HTTP client: {e}")))?;
-        Ok(Self { http, uids: Mutex::default(), versions: Mutex::default(), next_id: AtomicU64::new(1) })
+            .unwrap_or_else(|e| {
+                tracing::error!(error = %e, "cannot configure the Odoo HTTP client; using defaults");
+                reqwest::Client::new()
+            });
+        Self { http, uids: Mutex::default(), versions: Mutex::default(), next_id: AtomicU64::new(1) }
     }
 
     /// A session as `conn`'s user: resolves (or reuses) the uid and the server version, concurrently when both are unknown.
@@ -195,6 +199,10 @@ impl OdooSession<'_> {
 
     pub fn uid(&self) -> i64 {
         self.uid
+    }
+
+    pub fn connection(&self) -> &OdooConnection {
+        self.conn
     }
 
     /// `object.execute_kw(db, uid, key, model, method, args, kwargs)`.

@@ -1,0 +1,168 @@
+//! create, write, unlink, search and read against Odoo, after every name in the request has been validated.
+
+use serde_json::{Map, Value, json};
+
+use super::Gateway;
+use super::schemas::{At, Checked, Place};
+use crate::config::{ModelName, WebhookConfig};
+use crate::domain::{self, Domain};
+use crate::error::GatewayError;
+use crate::extract::{self, Page, Plan, SpecItem, fetch};
+use crate::odoo::{Catalog, OdooSession};
+use crate::request::{Operation, Order, Target};
+
+fn check_values(catalog: &Catalog<'_>, model: &ModelName, values: &[Map<String, Value>]) -> Result<(), Checked> {
+    for key in values.iter().flat_map(|v| v.keys()) {
+        catalog.field(model, key).at(Place::Values)?;
+    }
+    Ok(())
+}
+
+fn check_order(catalog: &Catalog<'_>, model: &ModelName, order: Option<&Order>) -> Result<(), Checked> {
+    for term in order.iter().flat_map(|o| o.0.iter()) {
+        catalog.field(model, &term.field).at(Place::Order)?;
+    }
+    Ok(())
+}
+
+fn check_spec(catalog: &Catalog<'_>, model: &ModelName, fields: Option<&[SpecItem]>) -> Result<Option<Plan>, Checked> {
+    fields.map(|spec| extract::plan(spec, model, catalog).at(Place::Fields)).transpose()
+}
+
+fn ids_of(answer: &Value) -> Vec<i64> {
+    answer.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default()
+}
+
+impl Gateway {
+    pub(super) async fn execute(
+        &self,
+        config: &WebhookConfig,
+        session: &OdooSession<'_>,
+        model: &ModelName,
+        operation: Operation,
+    ) -> Result<Value, GatewayError> {
+        let rules = &config.field_rules;
+        match operation {
+            Operation::Create { values, batch } => {
+                self.schemas.resolve(session, rules, |c| check_values(c, model, &values)).await?;
+                let arg = if batch { json!(values) } else { Value::Object(values.into_iter().next().unwrap_or_default()) };
+                let created = session.execute_kw(model.as_str(), "create", vec![arg], Map::new()).await?;
+                Ok(if batch { json!({"ok": true, "ids": ids_of(&created)}) } else { json!({"ok": true, "id": created}) })
+            }
+            Operation::Write { target, values } => {
+                let domain = self
+                    .schemas
+                    .resolve(session, rules, |c| {
+                        check_values(c, model, std::slice::from_ref(&values))?;
+                        check_target(c, model, &target)
+                    })
+                    .await?;
+                let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
+                session.execute_kw(model.as_str(), "write", vec![json!(ids), Value::Object(values)], Map::new()).await?;
+                Ok(json!({"ok": true, "ids": ids}))
+            }
+            Operation::Unlink { target } => {
+                let domain = self.schemas.resolve(session, rules, |c| check_target(c, model, &target)).await?;
+                let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
+                session.execute_kw(model.as_str(), "unlink", vec![json!(ids)], Map::new()).await?;
+                Ok(json!({"ok": true, "ids": ids}))
+            }
+            Operation::Search { domain, fields, limit, offset, order } => {
+                let plan = self
+                    .schemas
+                    .resolve(session, rules, |c| {
+                        domain::validate(&domain, model, c).at(Place::Domain)?;
+                        check_order(c, model, order.as_ref())?;
+                        check_spec(c, model, fields.as_deref())
+                    })
+                    .await?;
+                let order = order.map(|o| o.to_odoo());
+                // One record more than the page tells whether another page exists, without a count query.
+                let page = Page { domain: domain.to_json(), offset, limit: limit + 1, order: order.as_deref() };
+                search(session, model, plan.as_ref(), &page, limit as usize).await
+            }
+            Operation::Read { ids, fields } => {
+                let (plan, plain_fields) = self
+                    .schemas
+                    .resolve(session, rules, |c| {
+                        let plan = check_spec(c, model, fields.as_deref())?;
+                        let plain = match (&plan, rules.get(model)) {
+                            (None, Some(_)) => {
+                                let m = c.model(model).at(Place::Fields)?;
+                                Some(m.iter().filter(|f| c.permits(model, &f.name)).map(|f| f.name.clone()).collect::<Vec<_>>())
+                            }
+                            _ => None,
+                        };
+                        Ok((plan, plain))
+                    })
+                    .await?;
+                let records: Vec<Value> = match plan {
+                    Some(plan) => {
+                        let fetched = fetch::read(session, model, &ids, &plan.fetch).await?;
+                        fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect()
+                    }
+                    None => {
+                        let mut kwargs = Map::new();
+                        if let Some(fields) = plain_fields {
+                            kwargs.insert("fields".into(), json!(fields));
+                        }
+                        let answer = session.execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs).await?;
+                        answer.as_array().cloned().unwrap_or_default()
+                    }
+                };
+                if records.is_empty() {
+                    return Err(GatewayError::NothingMatched);
+                }
+                Ok(json!({"ok": true, "records": records}))
+            }
+        }
+    }
+
+    /// The ids `domain` matches, refusing (before anything is changed) more than `max` or none at all.
+    async fn capped_ids(&self, session: &OdooSession<'_>, model: &ModelName, domain: &Domain, max: u32) -> Result<Vec<i64>, GatewayError> {
+        let mut kwargs = Map::new();
+        kwargs.insert("limit".into(), json!(u64::from(max) + 1));
+        let ids = ids_of(&session.execute_kw(model.as_str(), "search", vec![domain.to_json()], kwargs).await?);
+        if ids.is_empty() {
+            return Err(GatewayError::NothingMatched);
+        }
+        if ids.len() > max as usize {
+            let count = session.execute_kw(model.as_str(), "search_count", vec![domain.to_json()], Map::new()).await?;
+            let matched = count.as_u64().and_then(|c| usize::try_from(c).ok()).unwrap_or(ids.len());
+            return Err(GatewayError::TooManyRecords { matched, max });
+        }
+        Ok(ids)
+    }
+}
+
+fn check_target(catalog: &Catalog<'_>, model: &ModelName, target: &Target) -> Result<Domain, Checked> {
+    domain::validate(&target.domain, model, catalog).at(Place::Domain)?;
+    Ok(target.domain())
+}
+
+async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan>, page: &Page<'_>, limit: usize) -> Result<Value, GatewayError> {
+    let next_offset = |returned: usize, more: bool| {
+        if more { json!(u64::from(page.offset) + returned as u64) } else { Value::Null }
+    };
+    match plan {
+        None => {
+            let mut kwargs = Map::new();
+            kwargs.insert("offset".into(), json!(page.offset));
+            kwargs.insert("limit".into(), json!(page.limit));
+            if let Some(order) = page.order {
+                kwargs.insert("order".into(), json!(order));
+            }
+            let mut ids = ids_of(&session.execute_kw(model.as_str(), "search", vec![page.domain.clone()], kwargs).await?);
+            let more = ids.len() > limit;
+            ids.truncate(limit);
+            Ok(json!({"ok": true, "count": ids.len(), "ids": ids, "next_offset": next_offset(ids.len(), more)}))
+        }
+        Some(plan) => {
+            let mut fetched = fetch::search(session, model, &plan.fetch, page).await?;
+            let more = fetched.len() > limit;
+            fetched.truncate(limit);
+            let records: Vec<Value> = fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect();
+            Ok(json!({"ok": true, "count": records.len(), "records": records, "next_offset": next_offset(records.len(), more)}))
+        }
+    }
+}

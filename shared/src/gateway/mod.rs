@@ -1,0 +1,147 @@
+//! The inbound gateway: routes, webhook lookup, authentication, and the CRUD, schema and required handlers.
+//! Framework-neutral (`http::Request<Bytes>` in, `http::Response<Bytes>` out); hosts adapt their own types.
+
+mod auth;
+mod crud;
+mod inbound;
+mod log;
+#[cfg(feature = "local-server")]
+mod router;
+mod schema;
+mod schemas;
+
+pub use auth::presented_secret;
+#[cfg(feature = "local-server")]
+pub use router::router;
+
+use bytes::Bytes;
+use http::{Method as HttpMethod, Request, Response, StatusCode};
+use serde_json::json;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::error::{Endpoint, GatewayError, json_response};
+use crate::execution_log::ExecutionLog;
+use crate::odoo::OdooClient;
+use crate::store::ConfigStore;
+use schemas::SchemaCache;
+
+pub const DEFAULT_ODOO_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
+pub const DEFAULT_ODOO_TIMEOUT: Duration = Duration::from_secs(30);
+pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
+pub const DEFAULT_SCHEMA_CACHE_TTL: Duration = Duration::from_secs(60);
+
+const WEBHOOK_PREFIX: &str = "/bitconn/webhook/";
+
+#[derive(Clone, Debug)]
+pub struct GatewaySettings {
+    /// Used in `default_payload` answers; e.g. `https://hooks.example.com`.
+    pub public_base_url: Option<String>,
+    pub odoo_connect_timeout: Duration,
+    pub odoo_timeout: Duration,
+    pub max_body_bytes: usize,
+    /// How long a model's `fields_get` answer is trusted.
+    pub schema_cache_ttl: Duration,
+}
+
+impl Default for GatewaySettings {
+    fn default() -> Self {
+        Self {
+            public_base_url: None,
+            odoo_connect_timeout: DEFAULT_ODOO_CONNECT_TIMEOUT,
+            odoo_timeout: DEFAULT_ODOO_TIMEOUT,
+            max_body_bytes: DEFAULT_MAX_BODY_BYTES,
+            schema_cache_ttl: DEFAULT_SCHEMA_CACHE_TTL,
+        }
+    }
+}
+
+/// Cheap to share (hold it in an `Arc`): one HTTP client and one set of caches for the whole process.
+pub struct Gateway {
+    store: Arc<dyn ConfigStore>,
+    log: Arc<dyn ExecutionLog>,
+    settings: GatewaySettings,
+    odoo: OdooClient,
+    schemas: SchemaCache,
+}
+
+enum Route<'a> {
+    Health,
+    Webhook(&'a str),
+    Schema(&'a str),
+    Required(&'a str),
+    Unknown,
+}
+
+fn route(path: &str) -> Route<'_> {
+    if path == "/healthz" {
+        return Route::Health;
+    }
+    let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else { return Route::Unknown };
+    let rest = rest.trim_end_matches('/');
+    match rest.split_once('/') {
+        None if !rest.is_empty() => Route::Webhook(rest),
+        Some((id, "schema")) => Route::Schema(id),
+        Some((id, "required")) => Route::Required(id),
+        _ => Route::Unknown,
+    }
+}
+
+impl Gateway {
+    pub fn new(store: Arc<dyn ConfigStore>, log: Arc<dyn ExecutionLog>, settings: GatewaySettings) -> Self {
+        let odoo = OdooClient::new(settings.odoo_connect_timeout, settings.odoo_timeout);
+        Self { store, log, schemas: SchemaCache::new(settings.schema_cache_ttl), odoo, settings }
+    }
+
+    pub fn settings(&self) -> &GatewaySettings {
+        &self.settings
+    }
+
+    /// Serves every inbound route. Never panics on caller input; records one execution-log entry per webhook call.
+    pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
+        let path = request.uri().path().to_owned();
+        match route(&path) {
+            Route::Health => json_response(StatusCode::OK, &json!({"ok": true})),
+            Route::Webhook(id) => self.webhook_call(id, &request).await,
+            Route::Schema(id) | Route::Required(id) if request.method() != HttpMethod::GET => {
+                let _ = id;
+                GatewayError::VerbNotAllowed { verb: request.method().to_string(), allowed: vec!["GET"] }.into_response()
+            }
+            Route::Schema(id) => self.schema_call(id, &request, false).await.unwrap_or_else(GatewayError::into_response),
+            Route::Required(id) => self.schema_call(id, &request, true).await.unwrap_or_else(GatewayError::into_response),
+            Route::Unknown => GatewayError::RouteNotFound.into_response(),
+        }
+    }
+
+    /// The webhook, if it exists, is enabled and accepts the presented credential (404, then 401).
+    async fn authorised(&self, id: &str, headers: &http::HeaderMap, endpoint: Endpoint) -> Result<crate::config::WebhookConfig, GatewayError> {
+        let config = self.lookup(id, endpoint).await?;
+        let accepted = presented_secret(headers).is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
+        if accepted { Ok(config) } else { Err(GatewayError::Unauthorized) }
+    }
+
+    async fn lookup(&self, id: &str, endpoint: Endpoint) -> Result<crate::config::WebhookConfig, GatewayError> {
+        let Ok(id) = id.parse() else { return Err(GatewayError::WebhookNotFound(endpoint)) };
+        match self.store.get(&id).await? {
+            Some(config) if config.enabled => Ok(config),
+            _ => Err(GatewayError::WebhookNotFound(endpoint)),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn routes() {
+        assert!(matches!(route("/healthz"), Route::Health));
+        assert!(matches!(route("/bitconn/webhook/abc"), Route::Webhook("abc")));
+        assert!(matches!(route("/bitconn/webhook/abc/"), Route::Webhook("abc")));
+        assert!(matches!(route("/bitconn/webhook/abc/schema"), Route::Schema("abc")));
+        assert!(matches!(route("/bitconn/webhook/abc/required"), Route::Required("abc")));
+        assert!(matches!(route("/bitconn/webhook/abc/other"), Route::Unknown));
+        assert!(matches!(route("/bitconn/webhook/"), Route::Unknown));
+        assert!(matches!(route("/"), Route::Unknown));
+    }
+}

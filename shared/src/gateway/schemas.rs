@@ -1,0 +1,98 @@
+//! `fields_get` answers cached per Odoo user and model for a TTL, and the loop that feeds validators.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use crate::config::{FieldRule, ModelName};
+use crate::error::GatewayError;
+use crate::odoo::{Catalog, FieldCheck, ModelFields, OdooSession};
+
+/// Most models one request may need the fields of (spec, domain and values together).
+const MAX_MODELS_PER_REQUEST: usize = 32;
+
+type CacheKey = (String, String, String, ModelName);
+
+/// Field metadata per (server, database, login, model): which fields a user sees depends on its groups.
+pub struct SchemaCache {
+    ttl: Duration,
+    entries: Mutex<HashMap<CacheKey, (Instant, Arc<ModelFields>)>>,
+}
+
+impl SchemaCache {
+    pub fn new(ttl: Duration) -> Self {
+        Self { ttl, entries: Mutex::default() }
+    }
+
+    pub async fn fields(&self, session: &OdooSession<'_>, model: &ModelName) -> Result<Arc<ModelFields>, GatewayError> {
+        let conn = session.connection();
+        let key = (conn.url.clone(), conn.db.clone(), conn.login.clone(), model.clone());
+        if let Some((at, fields)) = self.lock().get(&key)
+            && at.elapsed() < self.ttl
+        {
+            return Ok(fields.clone());
+        }
+        let fields = Arc::new(session.fields_get(model).await?);
+        self.lock().insert(key, (Instant::now(), fields.clone()));
+        Ok(fields)
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Arc<ModelFields>)>> {
+        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Runs `check` until it no longer asks for a model's fields, loading each one it asks for.
+    pub async fn resolve<'r, T>(
+        &self,
+        session: &OdooSession<'_>,
+        rules: &'r BTreeMap<ModelName, FieldRule>,
+        mut check: impl FnMut(&Catalog<'r>) -> Result<T, Checked>,
+    ) -> Result<T, GatewayError> {
+        let mut catalog = Catalog::new(rules);
+        for _ in 0..MAX_MODELS_PER_REQUEST {
+            match check(&catalog) {
+                Ok(value) => return Ok(value),
+                Err(Checked::Field(FieldCheck::NeedModel(model), _)) => catalog.insert(self.fields(session, &model).await?),
+                Err(Checked::Field(problem, place)) => return Err(place.error(problem)),
+            }
+        }
+        Err(GatewayError::invalid_payload("too_complex", "the request involves too many models"))
+    }
+}
+
+/// Where a field reference appeared: it decides the error a caller gets.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Place {
+    Fields,
+    Values,
+    Domain,
+    Order,
+}
+
+impl Place {
+    fn error(self, problem: FieldCheck) -> GatewayError {
+        match problem {
+            FieldCheck::Denied { field, .. } => GatewayError::PermissionDenied { reason: "field_not_allowed", field: Some(field) },
+            FieldCheck::Unknown { ref field, .. } | FieldCheck::NotRelational { ref field, .. } if self != Place::Domain => {
+                GatewayError::InvalidField { field: field.clone(), message: problem.to_string() }
+            }
+            other => GatewayError::InvalidDomain(other.to_string()),
+        }
+    }
+}
+
+/// A validator's failure: a field problem and where it was found.
+#[derive(Debug)]
+pub enum Checked {
+    Field(FieldCheck, Place),
+}
+
+pub trait At<T> {
+    fn at(self, place: Place) -> Result<T, Checked>;
+}
+
+impl<T> At<T> for Result<T, FieldCheck> {
+    fn at(self, place: Place) -> Result<T, Checked> {
+        self.map_err(|e| Checked::Field(e, place))
+    }
+}
