@@ -61,7 +61,10 @@ fn refuses_to_start_without_a_long_enough_key() {
             .output()
             .unwrap();
         assert!(!out.status.success());
-        assert!(String::from_utf8_lossy(&out.stderr).contains("WS_SECRET_KEY"), "{out:?}");
+        assert!(
+            String::from_utf8_lossy(&out.stderr).contains("WS_SECRET_KEY"),
+            "{out:?}"
+        );
     }
 }
 
@@ -70,7 +73,10 @@ async fn the_secret_key_never_reaches_the_shell() {
     let host = spawn_host(&[("SOME_DB_PASSWORD", "hunter2")]);
     let mut c = connect(host.addr, None).await.unwrap();
     c.ready(&token("admin", ShellMode::Bash)).await;
-    assert_eq!(c.run("echo \"[$WS_SECRET_KEY][$SOME_DB_PASSWORD]\"").await, "[][]");
+    assert_eq!(
+        c.run("echo \"[$WS_SECRET_KEY][$SOME_DB_PASSWORD]\"").await,
+        "[][]"
+    );
     assert_eq!(c.run("env | grep -c -e WS_ -e hunter2").await, "0");
 }
 
@@ -81,12 +87,18 @@ async fn pause_stops_a_yes_flood_and_memory_stays_bounded() {
     let mut c = connect(host.addr, None).await.unwrap();
     c.ready(&token("admin", ShellMode::Bash)).await;
     c.send_input(b"yes\r").await;
-    c.until(Duration::from_secs(10), "1 MB of output", |c| c.output.len() > 1 << 20).await;
+    c.until(Duration::from_secs(10), "1 MB of output", |c| {
+        c.output.len() > 1 << 20
+    })
+    .await;
 
     c.send_json(json!({"type": "pause"})).await;
     // What was in flight when the pause arrived still comes; then nothing.
     let settle = Instant::now() + Duration::from_millis(500);
-    while timeout(settle.saturating_duration_since(Instant::now()), c.pump_once()).await.is_ok() {}
+    while timeout(settle.saturating_duration_since(Instant::now()), c.pump_once())
+        .await
+        .is_ok()
+    {}
     let paused_at = c.output.len();
     tokio::time::sleep(Duration::from_secs(1)).await;
     let _ = timeout(Duration::from_millis(200), c.pump_once()).await;
@@ -95,7 +107,10 @@ async fn pause_stops_a_yes_flood_and_memory_stays_bounded() {
     assert!(rss < RSS_LIMIT_KB, "host RSS {rss} kB while paused under yes");
 
     c.send_json(json!({"type": "resume"})).await;
-    c.until(Duration::from_secs(10), "output after resume", |c| c.output.len() > paused_at + (1 << 20)).await;
+    c.until(Duration::from_secs(10), "output after resume", |c| {
+        c.output.len() > paused_at + (1 << 20)
+    })
+    .await;
     c.send_input(b"\x03").await;
     let hwm = status_kb(pid, "VmHWM:");
     assert!(hwm < RSS_LIMIT_KB, "host peak RSS {hwm} kB");
@@ -107,7 +122,8 @@ async fn a_client_that_reads_slowly_bounds_memory_without_pausing() {
     let pid = host.child.id();
     let mut c = connect(host.addr, None).await.unwrap();
     c.ready(&token("admin", ShellMode::Bash)).await;
-    c.send_input(b"yes 0123456789012345678901234567890123456789\r").await;
+    c.send_input(b"yes 0123456789012345678901234567890123456789\r")
+        .await;
     let end = Instant::now() + Duration::from_secs(2);
     while Instant::now() < end {
         let _ = timeout(Duration::from_millis(100), c.pump_once()).await;
