@@ -1,5 +1,21 @@
 //! The execution log port: one entry per inbound call, kept for a retention period (15 days by default).
 
+mod background;
+mod memory;
+mod redact;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
+
+pub use background::{BackgroundLog, BackgroundLogStats, DEFAULT_LOG_BATCH, DEFAULT_LOG_QUEUE};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::DynamoExecutionLog;
+pub use memory::MemoryExecutionLog;
+pub use redact::{REDACTED, redact_and_truncate};
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteExecutionLog;
+
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
 use time::{Duration, OffsetDateTime};
@@ -21,6 +37,28 @@ pub enum Outcome {
     OdooError,
     /// Odoo could not be reached or timed out, or the gateway failed.
     Failed,
+}
+
+impl Outcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Success => "success",
+            Self::Rejected => "rejected",
+            Self::OdooError => "odoo_error",
+            Self::Failed => "failed",
+        }
+    }
+
+    /// Reads back what `as_str` wrote into a store.
+    pub fn from_stored(s: &str) -> Option<Self> {
+        match s {
+            "success" => Some(Self::Success),
+            "rejected" => Some(Self::Rejected),
+            "odoo_error" => Some(Self::OdooError),
+            "failed" => Some(Self::Failed),
+            _ => None,
+        }
+    }
 }
 
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
@@ -47,12 +85,31 @@ pub struct LogQuery {
     pub limit: Option<usize>,
 }
 
+impl LogQuery {
+    /// The oldest time an answer may contain: `since`, but never before the retention window.
+    pub fn oldest_kept(&self, retention: Duration, now: OffsetDateTime) -> OffsetDateTime {
+        let window_start = now - retention;
+        self.since.map_or(window_start, |since| since.max(window_start))
+    }
+}
+
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
     #[error("the execution log {0} does not exist; create it with `bitconn store init`")]
     Missing(String),
     #[error("execution log unavailable: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+}
+
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+impl LogError {
+    pub(crate) fn backend(error: impl std::error::Error + Send + Sync + 'static) -> Self {
+        Self::Backend(Box::new(error))
+    }
+
+    pub(crate) fn message(message: impl Into<String>) -> Self {
+        Self::Backend(message.into().into())
+    }
 }
 
 /// Where execution log entries go. Recording must never fail or noticeably slow the request it describes,
@@ -62,40 +119,17 @@ pub trait ExecutionLog: Send + Sync {
     async fn record(&self, entry: ExecutionLogEntry) -> Result<(), LogError>;
     /// Entries matching `query`, oldest first, never ones past their retention.
     async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError>;
-}
 
-/// In-memory execution log, for tests and throwaway local runs.
-#[derive(Default)]
-pub struct MemoryExecutionLog {
-    entries: std::sync::Mutex<Vec<ExecutionLogEntry>>,
-    retention: Option<Duration>,
-}
-
-impl MemoryExecutionLog {
-    pub fn new() -> Self {
-        Self::default()
-    }
-
-    pub fn with_retention(retention: Duration) -> Self {
-        Self { entries: Default::default(), retention: Some(retention) }
-    }
-}
-
-#[async_trait]
-impl ExecutionLog for MemoryExecutionLog {
-    async fn record(&self, entry: ExecutionLogEntry) -> Result<(), LogError> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner).push(entry);
+    /// Several entries at once; adapters with a cheaper bulk write (one transaction, one batch request) override it.
+    async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
+        for entry in entries {
+            self.record(entry).await?;
+        }
         Ok(())
     }
 
-    async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError> {
-        let oldest_kept = OffsetDateTime::now_utc() - self.retention.unwrap_or(DEFAULT_RETENTION);
-        let entries = self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        let matching = entries.iter().filter(|e| {
-            e.at >= oldest_kept
-                && query.webhook_id.is_none_or(|id| e.webhook_id == id)
-                && query.since.is_none_or(|since| e.at >= since)
-        });
-        Ok(matching.take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+    /// Waits until everything recorded so far is stored (buffering adapters; a no-op for the others).
+    async fn flush(&self) -> Result<(), LogError> {
+        Ok(())
     }
 }

@@ -1,8 +1,24 @@
 //! The `ConfigStore` port: where webhook configurations live (memory, SQLite, DynamoDB).
 
+mod cached;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod memory;
+mod open;
+mod spec;
+#[cfg(feature = "sqlite")]
+mod sqlite;
 
+pub use cached::{CachedConfigStore, DEFAULT_CONFIG_CACHE_TTL};
+#[cfg(feature = "dynamodb")]
+pub use dynamodb::{DynamoConfigStore, create_log_table, create_webhooks_table};
 pub use memory::MemoryConfigStore;
+pub use open::{StoreOptions, Stores, init_stores, init_stores_with, open_stores, open_stores_with};
+pub use spec::{InvalidStoreSpec, SqliteLocation, StoreSpec};
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::DbError;
+#[cfg(feature = "sqlite")]
+pub use sqlite::{SqliteConfigStore, SqliteDb};
 
 use async_trait::async_trait;
 
@@ -23,6 +39,9 @@ pub enum StoreError {
     Corrupt { id: String, reason: String },
     #[error("config store unavailable: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
+    /// The store kind was left out of this build (a cargo feature of the `bitconn` crate).
+    #[error("this build cannot use `{kind}` stores (built without the `{feature}` feature of the bitconn crate)")]
+    Unsupported { kind: &'static str, feature: &'static str },
 }
 
 /// Webhook configurations by id. Implementations must make `create` refuse to overwrite and `update`

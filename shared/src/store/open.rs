@@ -1,0 +1,128 @@
+//! Opening the stores a `StoreSpec` names, and creating their tables (`bitconn store init`).
+
+use std::sync::Arc;
+
+use super::{CachedConfigStore, ConfigStore, DEFAULT_CONFIG_CACHE_TTL, MemoryConfigStore, StoreError, StoreSpec};
+use crate::execution_log::{BackgroundLog, DEFAULT_RETENTION, ExecutionLog, MemoryExecutionLog};
+
+/// The two ports a host hands to the gateway.
+#[derive(Clone)]
+pub struct Stores {
+    pub config: Arc<dyn ConfigStore>,
+    pub log: Arc<dyn ExecutionLog>,
+}
+
+/// How stores are opened; `Default` is what the CLI and the functions use.
+#[derive(Clone, Debug)]
+pub struct StoreOptions {
+    /// Execution log entries older than this are neither returned nor kept.
+    pub log_retention: time::Duration,
+    /// How long the DynamoDB config store caches reads (`Duration::ZERO`: no cache). Local stores are not cached.
+    pub config_cache_ttl: std::time::Duration,
+    /// Write the execution log from a background task (`BackgroundLog`) so the request path only queues.
+    pub background_log: bool,
+    /// The AWS configuration for `dynamodb:` stores; `None` loads the SDK defaults (`AWS_REGION`,
+    /// `AWS_ENDPOINT_URL`, credentials chain…).
+    #[cfg(feature = "dynamodb")]
+    pub sdk_config: Option<aws_config::SdkConfig>,
+}
+
+impl Default for StoreOptions {
+    fn default() -> Self {
+        Self {
+            log_retention: DEFAULT_RETENTION,
+            config_cache_ttl: DEFAULT_CONFIG_CACHE_TTL,
+            background_log: true,
+            #[cfg(feature = "dynamodb")]
+            sdk_config: None,
+        }
+    }
+}
+
+/// Opens the config store and execution log of `spec` with the default options.
+pub async fn open_stores(spec: &StoreSpec) -> Result<Stores, StoreError> {
+    open_stores_with(spec, &StoreOptions::default()).await
+}
+
+pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Result<Stores, StoreError> {
+    let (config, log): (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>) = match spec {
+        StoreSpec::Memory => {
+            let log = Arc::new(MemoryExecutionLog::with_retention(options.log_retention));
+            return Ok(Stores { config: Arc::new(MemoryConfigStore::new()), log });
+        }
+        StoreSpec::Sqlite(location) => open_sqlite(location, options).await?,
+        StoreSpec::DynamoDb { webhooks_table, log_table } => {
+            let (config, log) = open_dynamodb(webhooks_table, log_table, options).await?;
+            let config: Arc<dyn ConfigStore> = if options.config_cache_ttl.is_zero() {
+                config
+            } else {
+                Arc::new(CachedConfigStore::new(config, options.config_cache_ttl))
+            };
+            (config, log)
+        }
+    };
+    let log: Arc<dyn ExecutionLog> = if options.background_log { Arc::new(BackgroundLog::spawn(log)) } else { log };
+    Ok(Stores { config, log })
+}
+
+/// Creates what `spec` needs (tables, schema); succeeds when it already exists.
+pub async fn init_stores(spec: &StoreSpec) -> Result<(), StoreError> {
+    init_stores_with(spec, &StoreOptions::default()).await
+}
+
+pub async fn init_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Result<(), StoreError> {
+    match spec {
+        StoreSpec::Memory => Ok(()),
+        StoreSpec::Sqlite(location) => open_sqlite(location, options).await.map(drop),
+        StoreSpec::DynamoDb { webhooks_table, log_table } => init_dynamodb(webhooks_table, log_table, options).await,
+    }
+}
+
+type Pair = (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>);
+
+#[cfg(feature = "sqlite")]
+async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -> Result<Pair, StoreError> {
+    use crate::execution_log::SqliteExecutionLog;
+    let db = super::SqliteDb::open(location).await?;
+    let log = SqliteExecutionLog::with_retention(db.clone(), options.log_retention);
+    Ok((Arc::new(super::SqliteConfigStore::new(db)), Arc::new(log)))
+}
+
+#[cfg(not(feature = "sqlite"))]
+async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Pair, StoreError> {
+    Err(StoreError::Unsupported { kind: "sqlite", feature: "sqlite" })
+}
+
+#[cfg(feature = "dynamodb")]
+async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
+    match &options.sdk_config {
+        Some(config) => config.clone(),
+        None => aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
+    }
+}
+
+#[cfg(feature = "dynamodb")]
+async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<Pair, StoreError> {
+    use crate::execution_log::DynamoExecutionLog;
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
+    let config = super::DynamoConfigStore::new(client.clone(), webhooks);
+    let log = DynamoExecutionLog::with_retention(client, log, options.log_retention);
+    Ok((Arc::new(config), Arc::new(log)))
+}
+
+#[cfg(feature = "dynamodb")]
+async fn init_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<(), StoreError> {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
+    super::create_webhooks_table(&client, webhooks).await?;
+    super::create_log_table(&client, log).await
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn open_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<Pair, StoreError> {
+    Err(StoreError::Unsupported { kind: "dynamodb", feature: "dynamodb" })
+}
+
+#[cfg(not(feature = "dynamodb"))]
+async fn init_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<(), StoreError> {
+    Err(StoreError::Unsupported { kind: "dynamodb", feature: "dynamodb" })
+}
