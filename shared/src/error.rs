@@ -164,8 +164,12 @@ impl GatewayError {
 
 /// A JSON response as the original sends it (`application/json; charset=utf-8`).
 pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
-    let bytes = serde_json::to_vec(body).unwrap_or_else(|_| b"{\"ok\":false}".to_vec());
-    let mut response = Response::new(Bytes::from(bytes));
+    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_else(|_| b"{\"ok\":false}".to_vec()))
+}
+
+/// A response from an already serialised JSON body.
+pub fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
+    let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
     response
         .headers_mut()

@@ -7,5 +7,5 @@ pub mod spec;
 
 pub use fetch::{Page, web_specification};
 pub use plan::{FetchField, FetchNode, Output, Plan, plan};
-pub use shape::shape;
+pub use shape::{Shaped, shape};
 pub use spec::{SpecError, SpecItem};

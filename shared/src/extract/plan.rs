@@ -19,6 +19,14 @@ pub enum Output {
     List { key: String, outputs: Vec<Output> },
 }
 
+impl Output {
+    pub fn key(&self) -> &str {
+        match self {
+            Self::Field { key, .. } | Self::Path { key, .. } | Self::Object { key, .. } | Self::List { key, .. } => key,
+        }
+    }
+}
+
 /// The fields to fetch on one model, with the relations to follow.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct FetchNode {
@@ -71,9 +79,9 @@ pub fn plan(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>) -> Resu
 }
 
 fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut FetchNode) -> Result<Vec<Output>, FieldCheck> {
-    let mut outputs = Vec::with_capacity(spec.len());
+    let mut outputs: Vec<Output> = Vec::with_capacity(spec.len());
     for item in spec {
-        outputs.push(match item {
+        let output = match item {
             SpecItem::Name(name) => {
                 let def = catalog.field(model, name)?;
                 let field = node.entry(name, def.kind, def.relation.as_ref());
@@ -127,7 +135,12 @@ fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut
                     }
                 }
             }
-        });
+        };
+        // A repeated key keeps its first position and takes the last value, as the original does.
+        match outputs.iter_mut().find(|o| o.key() == output.key()) {
+            Some(earlier) => *earlier = output,
+            None => outputs.push(output),
+        }
     }
     Ok(outputs)
 }

@@ -3,30 +3,39 @@
 //! Fetched form: many2one values are objects `{"id", "display_name"?, …}` or `false`; x2many values are lists
 //! of such objects; other values are as `read` gives them.
 
-use serde_json::{Map, Value, json};
+use serde::ser::{Serialize, SerializeMap, SerializeSeq, SerializeTuple, Serializer};
+use serde_json::{Map, Value};
 
 use super::plan::Output;
 use crate::odoo::FieldKind;
 
+/// One output record, serialised straight from the fetched record (no intermediate JSON tree is built).
+#[derive(Clone, Copy, Debug)]
+pub struct Shaped<'a> {
+    pub record: &'a Map<String, Value>,
+    pub outputs: &'a [Output],
+}
+
+/// The shaped record as a JSON value (for callers that need one; responses serialise `Shaped` directly).
 pub fn shape(record: &Map<String, Value>, outputs: &[Output]) -> Value {
-    let mut out = Map::with_capacity(outputs.len());
-    for output in outputs {
-        let (key, value) = match output {
-            Output::Field { key, kind } => (key, as_read(record.get(key), *kind)),
-            Output::Path { key, steps, last, to_many } => (key, path_value(record, steps, *last, *to_many)),
-            Output::Object { key, outputs } => (key, object(record.get(key), outputs)),
-            Output::List { key, outputs } => {
-                let items = match record.get(key) {
-                    Some(Value::Array(items)) => items.iter().map(|item| object(Some(item), outputs)).collect(),
-                    _ => Vec::new(),
-                };
-                (key, Value::Array(items))
+    serde_json::to_value(Shaped { record, outputs }).unwrap_or(Value::Null)
+}
+
+impl Serialize for Shaped<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let mut map = serializer.serialize_map(Some(self.outputs.len()))?;
+        for output in self.outputs {
+            match output {
+                Output::Field { key, kind } => map.serialize_entry(key, &AsRead(self.record.get(key), *kind))?,
+                Output::Path { key, steps, last, to_many } => {
+                    map.serialize_entry(key, &PathValue { record: self.record, steps, last: *last, to_many: *to_many })?
+                }
+                Output::Object { key, outputs } => map.serialize_entry(key, &Object(self.record.get(key), outputs))?,
+                Output::List { key, outputs } => map.serialize_entry(key, &List(self.record.get(key), outputs))?,
             }
-        };
-        // A repeated key keeps its first position and takes the last value, as the original does.
-        out.insert(key.clone(), value);
+        }
+        map.end()
     }
-    Value::Object(out)
 }
 
 fn id_of(value: &Value) -> Option<&Value> {
@@ -37,64 +46,120 @@ fn id_of(value: &Value) -> Option<&Value> {
     }
 }
 
-/// A value as Odoo's `read` gives it.
-fn as_read(value: Option<&Value>, kind: FieldKind) -> Value {
-    let Some(value) = value else { return Value::Null };
-    match (kind, value) {
-        (FieldKind::Many2one, Value::Object(o)) => {
-            json!([o.get("id").cloned().unwrap_or(Value::Null), o.get("display_name").cloned().unwrap_or(Value::Bool(false))])
-        }
-        (FieldKind::One2many | FieldKind::Many2many, Value::Array(items)) => {
-            Value::Array(items.iter().filter_map(id_of).cloned().collect())
-        }
-        _ => value.clone(),
-    }
-}
+/// A value as Odoo's `read` gives it: many2one `[id, "name"]`, x2many ids, anything else as fetched.
+struct AsRead<'a>(Option<&'a Value>, FieldKind);
 
-fn object(value: Option<&Value>, outputs: &[Output]) -> Value {
-    match value {
-        Some(Value::Object(o)) if outputs.is_empty() => json!({"id": o.get("id").cloned().unwrap_or(Value::Null)}),
-        Some(Value::Object(o)) => shape(o, outputs),
-        Some(Value::Number(id)) => json!({"id": id}),
-        _ => Value::Bool(false),
-    }
-}
-
-fn path_value(record: &Map<String, Value>, steps: &[String], last: FieldKind, to_many: bool) -> Value {
-    let Some((last_step, through)) = steps.split_last() else { return Value::Bool(false) };
-    let mut frontier: Vec<&Map<String, Value>> = vec![record];
-    for step in through {
-        let mut next = Vec::with_capacity(frontier.len());
-        for item in frontier {
-            match item.get(step) {
-                Some(Value::Object(o)) => next.push(o),
-                Some(Value::Array(items)) => next.extend(items.iter().filter_map(Value::as_object)),
-                _ => {}
+impl Serialize for AsRead<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match (self.1, self.0) {
+            (_, None) => serializer.serialize_unit(),
+            (FieldKind::Many2one, Some(Value::Object(o))) => {
+                let mut pair = serializer.serialize_tuple(2)?;
+                pair.serialize_element(o.get("id").unwrap_or(&Value::Null))?;
+                pair.serialize_element(o.get("display_name").unwrap_or(&Value::Bool(false)))?;
+                pair.end()
             }
-        }
-        frontier = next;
-    }
-    let mut values = Vec::with_capacity(frontier.len());
-    for item in frontier {
-        match (last, item.get(last_step)) {
-            (FieldKind::Many2one, Some(v)) => values.push(id_of(v).cloned().unwrap_or(Value::Bool(false))),
             (FieldKind::One2many | FieldKind::Many2many, Some(Value::Array(items))) => {
-                values.extend(items.iter().filter_map(id_of).cloned());
+                serializer.collect_seq(items.iter().filter_map(id_of))
             }
-            (_, Some(v)) => values.push(v.clone()),
-            (_, None) => values.push(Value::Bool(false)),
+            (_, Some(value)) => value.serialize(serializer),
         }
     }
-    if to_many || last.is_x2many() {
-        Value::Array(values)
-    } else {
-        values.into_iter().next().unwrap_or(Value::Bool(false))
+}
+
+/// A to-one relation: an object with the listed keys (`{"id": N}` when none), or `false`.
+struct Object<'a>(Option<&'a Value>, &'a [Output]);
+
+impl Serialize for Object<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(Value::Object(o)) if self.1.is_empty() => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("id", o.get("id").unwrap_or(&Value::Null))?;
+                map.end()
+            }
+            Some(Value::Object(o)) => Shaped { record: o, outputs: self.1 }.serialize(serializer),
+            Some(id @ Value::Number(_)) => {
+                let mut map = serializer.serialize_map(Some(1))?;
+                map.serialize_entry("id", id)?;
+                map.end()
+            }
+            _ => serializer.serialize_bool(false),
+        }
+    }
+}
+
+/// A to-many relation: a list of such objects, in the fetched (Odoo's) order.
+struct List<'a>(Option<&'a Value>, &'a [Output]);
+
+impl Serialize for List<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        match self.0 {
+            Some(Value::Array(items)) => serializer.collect_seq(items.iter().map(|item| Object(Some(item), self.1))),
+            _ => serializer.serialize_seq(Some(0))?.end(),
+        }
+    }
+}
+
+/// The value at the end of a dotted path: a scalar (or `false`) when to-one, else the list of values reached.
+struct PathValue<'a> {
+    record: &'a Map<String, Value>,
+    steps: &'a [String],
+    last: FieldKind,
+    to_many: bool,
+}
+
+impl Serialize for PathValue<'_> {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        let Some((last_step, through)) = self.steps.split_last() else { return serializer.serialize_bool(false) };
+        if !self.to_many {
+            let mut item = Some(self.record);
+            for step in through {
+                item = item.and_then(|i| i.get(step)).and_then(Value::as_object);
+            }
+            let value = item.and_then(|i| i.get(last_step));
+            return match (self.last, value) {
+                (FieldKind::Many2one, Some(v)) => id_of(v).unwrap_or(&Value::Bool(false)).serialize(serializer),
+                (FieldKind::One2many | FieldKind::Many2many, Some(Value::Array(items))) => {
+                    serializer.collect_seq(items.iter().filter_map(id_of))
+                }
+                (_, Some(v)) => v.serialize(serializer),
+                (_, None) => serializer.serialize_bool(false),
+            };
+        }
+        let mut frontier: Vec<&Map<String, Value>> = vec![self.record];
+        for step in through {
+            let mut next = Vec::with_capacity(frontier.len());
+            for item in frontier {
+                match item.get(step) {
+                    Some(Value::Object(o)) => next.push(o),
+                    Some(Value::Array(items)) => next.extend(items.iter().filter_map(Value::as_object)),
+                    _ => {}
+                }
+            }
+            frontier = next;
+        }
+        let mut seq = serializer.serialize_seq(None)?;
+        for item in frontier {
+            match (self.last, item.get(last_step)) {
+                (FieldKind::Many2one, Some(v)) => seq.serialize_element(id_of(v).unwrap_or(&Value::Bool(false)))?,
+                (FieldKind::One2many | FieldKind::Many2many, Some(Value::Array(items))) => {
+                    for id in items.iter().filter_map(id_of) {
+                        seq.serialize_element(id)?;
+                    }
+                }
+                (_, Some(v)) => seq.serialize_element(v)?,
+                (_, None) => seq.serialize_element(&false)?,
+            }
+        }
+        seq.end()
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
     use crate::extract::plan::plan;
     use crate::extract::spec;
     use crate::odoo::fixtures;

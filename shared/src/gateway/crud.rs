@@ -3,11 +3,12 @@
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
+use super::inbound::to_bytes;
 use super::schemas::{At, Checked, Place};
 use crate::config::{ModelName, WebhookConfig};
 use crate::domain::{self, Domain};
 use crate::error::GatewayError;
-use crate::extract::{self, Page, Plan, SpecItem, fetch};
+use crate::extract::{self, Page, Plan, Shaped, SpecItem, fetch};
 use crate::odoo::{Catalog, OdooSession};
 use crate::request::{Operation, Order, Target};
 
@@ -40,14 +41,14 @@ impl Gateway {
         session: &OdooSession<'_>,
         model: &ModelName,
         operation: Operation,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<Vec<u8>, GatewayError> {
         let rules = &config.field_rules;
         match operation {
             Operation::Create { values, batch } => {
                 self.schemas.resolve(session, rules, |c| check_values(c, model, &values)).await?;
                 let arg = if batch { json!(values) } else { Value::Object(values.into_iter().next().unwrap_or_default()) };
                 let created = session.execute_kw(model.as_str(), "create", vec![arg], Map::new()).await?;
-                Ok(if batch { json!({"ok": true, "ids": ids_of(&created)}) } else { json!({"ok": true, "id": created}) })
+                to_bytes(&if batch { json!({"ok": true, "ids": ids_of(&created)}) } else { json!({"ok": true, "id": created}) })
             }
             Operation::Write { target, values } => {
                 let domain = self
@@ -59,13 +60,13 @@ impl Gateway {
                     .await?;
                 let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
                 session.execute_kw(model.as_str(), "write", vec![json!(ids), Value::Object(values)], Map::new()).await?;
-                Ok(json!({"ok": true, "ids": ids}))
+                to_bytes(&json!({"ok": true, "ids": ids}))
             }
             Operation::Unlink { target } => {
                 let domain = self.schemas.resolve(session, rules, |c| check_target(c, model, &target)).await?;
                 let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
                 session.execute_kw(model.as_str(), "unlink", vec![json!(ids)], Map::new()).await?;
-                Ok(json!({"ok": true, "ids": ids}))
+                to_bytes(&json!({"ok": true, "ids": ids}))
             }
             Operation::Search { domain, fields, limit, offset, order } => {
                 let plan = self
@@ -96,10 +97,14 @@ impl Gateway {
                         Ok((plan, plain))
                     })
                     .await?;
-                let records: Vec<Value> = match plan {
+                match plan {
                     Some(plan) => {
                         let fetched = fetch::read(session, model, &ids, &plan.fetch).await?;
-                        fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect()
+                        if fetched.is_empty() {
+                            return Err(GatewayError::NothingMatched);
+                        }
+                        let records: Vec<Shaped<'_>> = fetched.iter().map(|r| Shaped { record: r, outputs: &plan.outputs }).collect();
+                        to_bytes(&Records { ok: true, count: None, records, next_offset: None })
                     }
                     None => {
                         let mut kwargs = Map::new();
@@ -107,13 +112,12 @@ impl Gateway {
                             kwargs.insert("fields".into(), json!(fields));
                         }
                         let answer = session.execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs).await?;
-                        answer.as_array().cloned().unwrap_or_default()
+                        match answer {
+                            Value::Array(records) if !records.is_empty() => to_bytes(&json!({"ok": true, "records": records})),
+                            _ => Err(GatewayError::NothingMatched),
+                        }
                     }
-                };
-                if records.is_empty() {
-                    return Err(GatewayError::NothingMatched);
                 }
-                Ok(json!({"ok": true, "records": records}))
             }
         }
     }
@@ -140,10 +144,19 @@ fn check_target(catalog: &Catalog<'_>, model: &ModelName, target: &Target) -> Re
     Ok(target.domain())
 }
 
-async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan>, page: &Page<'_>, limit: usize) -> Result<Value, GatewayError> {
-    let next_offset = |returned: usize, more: bool| {
-        if more { json!(u64::from(page.offset) + returned as u64) } else { Value::Null }
-    };
+/// A page of shaped records; `count` and `next_offset` are present on searches only.
+#[derive(serde::Serialize)]
+struct Records<'a> {
+    ok: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    count: Option<usize>,
+    records: Vec<Shaped<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_offset: Option<Option<u64>>,
+}
+
+async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan>, page: &Page<'_>, limit: usize) -> Result<Vec<u8>, GatewayError> {
+    let next_offset = |returned: usize, more: bool| more.then(|| u64::from(page.offset) + returned as u64);
     match plan {
         None => {
             let mut kwargs = Map::new();
@@ -155,14 +168,15 @@ async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan
             let mut ids = ids_of(&session.execute_kw(model.as_str(), "search", vec![page.domain.clone()], kwargs).await?);
             let more = ids.len() > limit;
             ids.truncate(limit);
-            Ok(json!({"ok": true, "count": ids.len(), "ids": ids, "next_offset": next_offset(ids.len(), more)}))
+            to_bytes(&json!({"ok": true, "count": ids.len(), "ids": ids, "next_offset": next_offset(ids.len(), more)}))
         }
         Some(plan) => {
             let mut fetched = fetch::search(session, model, &plan.fetch, page).await?;
             let more = fetched.len() > limit;
             fetched.truncate(limit);
-            let records: Vec<Value> = fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect();
-            Ok(json!({"ok": true, "count": records.len(), "records": records, "next_offset": next_offset(records.len(), more)}))
+            let records: Vec<Shaped<'_>> = fetched.iter().map(|r| Shaped { record: r, outputs: &plan.outputs }).collect();
+            let count = Some(records.len());
+            to_bytes(&Records { ok: true, count, records, next_offset: Some(next_offset(fetched.len(), more)) })
         }
     }
 }

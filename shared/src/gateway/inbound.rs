@@ -2,13 +2,12 @@
 
 use bytes::Bytes;
 use http::{Request, Response, StatusCode};
-use serde_json::Value;
 use std::time::Instant;
 
 use super::Gateway;
 use super::log::LogDraft;
 use crate::config::{HttpVerb, WebhookConfig};
-use crate::error::{Endpoint, GatewayError, json_response};
+use crate::error::{Endpoint, GatewayError, json_bytes_response};
 use crate::execution_log::Outcome;
 use crate::odoo::CallCounter;
 use crate::request::{Envelope, Method, Operation, parse_json, payload_object};
@@ -20,7 +19,7 @@ impl Gateway {
         let mut draft = LogDraft::new(request.method().as_str(), request.body());
         let result = self.webhook_steps(id, request, &calls, &mut draft).await;
         let (response, outcome, error_code) = match result {
-            Ok(body) => (json_response(StatusCode::OK, &body), Outcome::Success, None),
+            Ok(body) => (json_bytes_response(StatusCode::OK, body), Outcome::Success, None),
             Err(e) => {
                 let (outcome, code) = (e.outcome(), e.code());
                 if outcome != Outcome::Rejected {
@@ -39,7 +38,7 @@ impl Gateway {
         request: &Request<Bytes>,
         calls: &CallCounter,
         draft: &mut LogDraft,
-    ) -> Result<Value, GatewayError> {
+    ) -> Result<Vec<u8>, GatewayError> {
         let config = self.lookup(id, Endpoint::Webhook).await?;
         draft.webhook_id = Some(config.id);
         let accepted = super::presented_secret(request.headers())
@@ -59,7 +58,7 @@ impl Gateway {
         draft.method = Some(envelope.method_name.clone());
         draft.model = envelope.model.as_ref().map(|m| m.to_string());
         if envelope.method == Some(Method::DefaultPayload) {
-            return self.default_payload(&config, envelope.model.as_ref(), calls).await;
+            return to_bytes(&self.default_payload(&config, envelope.model.as_ref(), calls).await?);
         }
         let model = envelope
             .model
@@ -74,6 +73,10 @@ impl Gateway {
         let session = self.odoo.session(&config.odoo, calls).await?;
         self.execute(&config, &session, &model, operation).await
     }
+}
+
+pub(super) fn to_bytes(value: &impl serde::Serialize) -> Result<Vec<u8>, GatewayError> {
+    serde_json::to_vec(value).map_err(|e| GatewayError::Odoo(crate::odoo::OdooError::Protocol(format!("cannot encode the answer: {e}"))))
 }
 
 fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), GatewayError> {
