@@ -2,7 +2,7 @@
 
 mod cached;
 #[cfg(feature = "dynamodb")]
-mod dynamodb;
+pub(crate) mod dynamodb;
 mod memory;
 mod open;
 mod spec;
