@@ -130,7 +130,10 @@ impl Gateway {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod route_tests {
     use super::*;
 
     #[test]
