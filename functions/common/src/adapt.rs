@@ -1,6 +1,5 @@
 //! Lambda HTTP events (API Gateway HTTP API v2, function URLs, REST API v1) to gateway requests and back.
 
-use bitconn::gateway::Gateway;
 use bytes::Bytes;
 use lambda_http::request::RequestContext;
 use lambda_http::{Body, RequestExt as _};
@@ -8,11 +7,14 @@ use std::convert::Infallible;
 use std::time::Instant;
 use tracing::Instrument as _;
 
+use crate::{LOG_SETTLE_TIMEOUT, LambdaGateway};
+
 const WEBHOOK_PATH_PREFIX: &str = "/bitconn/webhook/";
 
-/// Handles one event: never fails, every outcome is an HTTP response. Logs one structured line per request.
+/// Handles one event: never fails, every outcome is an HTTP response. Logs one structured line per request
+/// (request id, webhook id, method, model, status, duration, Odoo calls; never credentials or bodies).
 pub async fn handle(
-    gateway: &Gateway,
+    host: &LambdaGateway,
     request: lambda_http::Request,
 ) -> Result<lambda_http::Response<Body>, Infallible> {
     let started = Instant::now();
@@ -22,13 +24,18 @@ pub async fn handle(
     let webhook_id = webhook_id(request.uri().path()).to_owned();
     let query_model = query_model(request.uri().query());
     let span = tracing::info_span!("request", request_id = %request_id, webhook_id = %webhook_id);
-    let response = gateway.handle(request).instrument(span.clone()).await;
+    let response = host.gateway.handle(request).instrument(span.clone()).await;
+    let calls = host.log.settle(LOG_SETTLE_TIMEOUT).await;
+    let call = calls.last();
     span.in_scope(|| {
         tracing::info!(
-            method = %method,
-            model = query_model.as_deref().unwrap_or(""),
+            http_method = %method,
+            method = call.and_then(|c| c.method.as_deref()).unwrap_or(""),
+            model = call.and_then(|c| c.model.as_deref()).or(query_model.as_deref()).unwrap_or(""),
             status = response.status().as_u16(),
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            odoo_calls = call.map_or(0, |c| c.odoo_calls),
+            outcome = call.map_or("", |c| c.outcome.as_str()),
             "handled"
         );
     });

@@ -1,6 +1,7 @@
 //! The functions' configuration, read once from the environment at start and validated.
 
 use bitconn::gateway::GatewaySettings;
+use bitconn::store::{InvalidStoreSpec, StoreSpec};
 use std::time::Duration;
 
 /// Store used when `BITCONN_STORE` is not set: the table the SAM template creates.
@@ -20,6 +21,8 @@ pub enum ConfigError {
 pub struct FunctionConfig {
     /// `BITCONN_STORE`, e.g. `dynamodb:bitconn-webhooks`.
     pub store: String,
+    /// `BITCONN_EXECUTION_LOG_TABLE`: the log table when it is not `<prefix>-execution-log`.
+    pub execution_log_table: Option<String>,
     /// `BITCONN_PUBLIC_URL`: the API's base URL, shown in `default_payload` answers.
     pub public_url: Option<String>,
     /// `BITCONN_ODOO_CONNECT_TIMEOUT` and `BITCONN_ODOO_TIMEOUT`.
@@ -58,6 +61,7 @@ impl FunctionConfig {
             .transpose()?;
         Ok(Self {
             store: lookup("BITCONN_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned()),
+            execution_log_table: lookup("BITCONN_EXECUTION_LOG_TABLE"),
             public_url: lookup("BITCONN_PUBLIC_URL"),
             odoo_connect_timeout: duration("BITCONN_ODOO_CONNECT_TIMEOUT")?,
             odoo_timeout: duration("BITCONN_ODOO_TIMEOUT")?,
@@ -65,6 +69,15 @@ impl FunctionConfig {
             schema_cache_ttl: duration("BITCONN_SCHEMA_CACHE_TTL")?,
             log_filter: lookup("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
         })
+    }
+
+    /// The store spec, with the execution-log table overridden when one is named.
+    pub fn store_spec(&self) -> Result<StoreSpec, InvalidStoreSpec> {
+        let spec: StoreSpec = self.store.parse()?;
+        match &self.execution_log_table {
+            Some(table) => spec.with_log_table(table),
+            None => Ok(spec),
+        }
     }
 
     pub fn gateway_settings(&self) -> GatewaySettings {
@@ -100,9 +113,37 @@ mod tests {
         let settings = config.gateway_settings();
         assert_eq!(settings.odoo_timeout, GatewaySettings::default().odoo_timeout);
 
-        let config = from(&[("BITCONN_STORE", "dynamodb:t"), ("BITCONN_ODOO_TIMEOUT", "7s")]).unwrap();
-        assert_eq!(config.store, "dynamodb:t");
+        let config = from(&[
+            ("BITCONN_STORE", "dynamodb:t-webhooks"),
+            ("BITCONN_ODOO_TIMEOUT", "7s"),
+        ])
+        .unwrap();
+        assert_eq!(
+            config.store_spec().unwrap(),
+            StoreSpec::DynamoDb {
+                webhooks_table: "t-webhooks".into(),
+                log_table: "t-execution-log".into()
+            }
+        );
         assert_eq!(config.gateway_settings().odoo_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn log_table_override() {
+        let config = from(&[("BITCONN_EXECUTION_LOG_TABLE", "audit")]).unwrap();
+        assert_eq!(
+            config.store_spec().unwrap(),
+            StoreSpec::DynamoDb {
+                webhooks_table: "bitconn-webhooks".into(),
+                log_table: "audit".into()
+            }
+        );
+        assert!(
+            from(&[("BITCONN_STORE", "memory:"), ("BITCONN_EXECUTION_LOG_TABLE", "x")])
+                .unwrap()
+                .store_spec()
+                .is_err()
+        );
     }
 
     #[test]

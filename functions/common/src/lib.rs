@@ -3,12 +3,32 @@
 
 mod adapt;
 mod config;
+mod observe;
 
 pub use adapt::{from_gateway_response, handle, to_gateway_request};
 pub use config::{ConfigError, FunctionConfig};
+pub use observe::{CallSummary, LOG_SETTLE_TIMEOUT, ObservedLog};
 
-use bitconn::gateway::Gateway;
+use bitconn::execution_log::ExecutionLog;
+use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::store::ConfigStore;
 use std::sync::Arc;
+
+/// The gateway as a Lambda function holds it: built once, with its execution log observed per request.
+pub struct LambdaGateway {
+    gateway: Gateway,
+    log: Arc<ObservedLog>,
+}
+
+impl LambdaGateway {
+    pub fn new(store: Arc<dyn ConfigStore>, log: Arc<dyn ExecutionLog>, settings: GatewaySettings) -> Self {
+        let log = Arc::new(ObservedLog::new(log));
+        Self {
+            gateway: Gateway::new(store, log.clone(), settings),
+            log,
+        }
+    }
+}
 
 /// JSON logs on stdout (CloudWatch), filtered by `RUST_LOG`; no ANSI colours, no timestamps (Lambda adds them).
 pub fn init_tracing(config: &FunctionConfig) {
@@ -26,14 +46,18 @@ pub fn init_tracing(config: &FunctionConfig) {
 }
 
 /// Opens the store and builds the gateway, once per execution environment.
-pub async fn build_gateway(config: &FunctionConfig) -> Result<Gateway, lambda_http::Error> {
-    let spec: bitconn::store::StoreSpec = config.store.parse()?;
+pub async fn build_gateway(config: &FunctionConfig) -> Result<LambdaGateway, lambda_http::Error> {
+    let spec = config.store_spec()?;
     let stores = bitconn::store::open_stores(&spec).await?;
-    Ok(Gateway::new(stores.config, stores.log, config.gateway_settings()))
+    Ok(LambdaGateway::new(
+        stores.config,
+        stores.log,
+        config.gateway_settings(),
+    ))
 }
 
 /// Serves Lambda events with `gateway` until the runtime stops the process.
-pub async fn run(gateway: Gateway) -> Result<(), lambda_http::Error> {
+pub async fn run(gateway: LambdaGateway) -> Result<(), lambda_http::Error> {
     let gateway = Arc::new(gateway);
     lambda_http::run(lambda_http::service_fn(move |request| {
         let gateway = Arc::clone(&gateway);
