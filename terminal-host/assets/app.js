@@ -128,8 +128,12 @@
     term.reset();
     fit.fit();
     setStatus('connecting...', 'connecting');
-    const url = (location.protocol === 'https:' ? 'wss://' : 'ws://') + location.host + '/ws';
-    const ws = new WebSocket(url);
+    // Relative to the page, so the host also works behind a proxy under a path prefix (/terminal/ -> /terminal/ws).
+    const url = new URL('ws', location.href);
+    url.protocol = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    url.search = '';
+    url.hash = '';
+    const ws = new WebSocket(url.href);
     ws.binaryType = 'arraybuffer';
     socket = ws;
 
