@@ -45,6 +45,8 @@ pub(crate) enum DbError {
     Sqlite(#[from] rusqlite::Error),
     #[error("the SQLite worker stopped: {0}")]
     Worker(String),
+    #[error("cannot open {name}: {source}")]
+    Open { name: String, source: rusqlite::Error },
 }
 
 impl DbError {
@@ -73,7 +75,7 @@ impl SqliteDb {
         let connection = tokio::task::spawn_blocking(move || open_connection(&location))
             .await
             .map_err(|e| StoreError::Backend(Box::new(DbError::Worker(e.to_string()))))?
-            .map_err(|e| StoreError::Backend(Box::new(e)))?;
+            .map_err(|source| StoreError::Backend(Box::new(DbError::Open { name: name.to_string(), source })))?;
         Ok(Self { connection: Arc::new(Mutex::new(connection)), name })
     }
 
