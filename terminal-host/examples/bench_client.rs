@@ -51,7 +51,10 @@ impl Conn {
                 conn.ws.send(Message::text(auth.to_string())).await.unwrap();
             }
             Proto::Terminado => {
-                conn.ws.send(Message::text(json!(["set_size", 24, 80]).to_string())).await.unwrap();
+                conn.ws
+                    .send(Message::text(json!(["set_size", 24, 80]).to_string()))
+                    .await
+                    .unwrap();
             }
         }
         conn.wait_for(PROMPT).await;
@@ -88,7 +91,10 @@ impl Conn {
         let mut tail: Vec<u8> = Vec::new();
         let mut total = 0u64;
         loop {
-            let chunk = timeout(Duration::from_secs(120), self.recv()).await.expect("timed out").expect("closed");
+            let chunk = timeout(Duration::from_secs(120), self.recv())
+                .await
+                .expect("timed out")
+                .expect("closed");
             total += chunk.len() as u64;
             tail.extend_from_slice(&chunk);
             if tail.windows(needle.len()).any(|w| w == needle) {
@@ -156,7 +162,11 @@ async fn main() {
         eprintln!("usage: bench-client <host|terminado> <ws-url> <echo N|cat FILE|flood SECS>");
         std::process::exit(2);
     };
-    let proto = if target == "host" { Proto::Host } else { Proto::Terminado };
+    let proto = if target == "host" {
+        Proto::Host
+    } else {
+        Proto::Terminado
+    };
     let mut conn = Conn::open(proto, url).await;
     let mut result = match mode.as_str() {
         "echo" => echo(&mut conn, arg.parse().unwrap()).await,

@@ -219,10 +219,10 @@ impl Pump<'_> {
                         idle.as_mut().reset(Instant::now() + config.idle_timeout);
                     }
                     Some(Ok(Message::Text(text))) => {
-                        if let Some(reply) = control(&self.terminal, &mut self.paused, &text) {
-                            if sink.send(Message::text(reply.to_text())).await.is_err() {
-                                return EndReason::ClientClosed;
-                            }
+                        if let Some(reply) = control(&self.terminal, &mut self.paused, &text)
+                            && sink.send(Message::text(reply.to_text())).await.is_err()
+                        {
+                            return EndReason::ClientClosed;
                         }
                     }
                     Some(Ok(_)) => {}

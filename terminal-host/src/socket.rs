@@ -52,6 +52,8 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
             pos: 0,
             inner: stream,
         };
+        // The callback's signature is tungstenite's; its error is the HTTP refusal itself.
+        #[allow(clippy::result_large_err)]
         let check = move |req: &Request, resp: Response| check_origin(req, resp, &origins);
         match tokio_tungstenite::accept_hdr_async_with_config(replay, check, Some(ws_config)).await {
             Ok(ws) => session::serve(ws, peer, state).await,
