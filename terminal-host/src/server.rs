@@ -13,6 +13,10 @@ use crate::config::Config;
 use crate::socket;
 use crate::token::ReplayGuard;
 
+/// Connections beyond the running sessions (page loads, handshakes, sockets not yet authenticated): a flood
+/// of idle sockets cannot exhaust the host's descriptors.
+const MAX_EXTRA_CONNECTIONS: usize = 64;
+
 /// What every connection shares.
 #[derive(Debug)]
 pub struct State {
@@ -81,10 +85,19 @@ impl Drop for Host {
 }
 
 async fn accept_loop(listener: TcpListener, state: Arc<State>) {
+    let connections = Arc::new(Semaphore::new(state.config.max_sessions + MAX_EXTRA_CONNECTIONS));
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                tokio::spawn(socket::handle(stream, peer, state.clone()));
+                let Ok(permit) = connections.clone().try_acquire_owned() else {
+                    tracing::warn!(%peer, "too many open connections; dropping one");
+                    continue;
+                };
+                let state = state.clone();
+                tokio::spawn(async move {
+                    socket::handle(stream, peer, state).await;
+                    drop(permit);
+                });
             }
             Err(error) => {
                 // Out of fds or similar: back off instead of spinning.

@@ -106,20 +106,43 @@ impl Terminal {
             program: program.clone(),
             source,
         };
-        let child = pair.slave.spawn_command(cmd).map_err(spawn_err)?;
+        let mut child = pair.slave.spawn_command(cmd).map_err(spawn_err)?;
         // The parent's copy of the slave must go, or the reader never sees EOF when the shell exits.
         drop(pair.slave);
         let master = pair.master;
-        let leader = child
+        let Some(leader) = child
             .process_id()
             .and_then(|p| i32::try_from(p).ok())
-            .ok_or(TerminalError::NoPid)?;
-        let leader = Pid::from_raw(leader);
-        let reader = master.try_clone_reader().map_err(spawn_err)?;
-        let writer = master.take_writer().map_err(spawn_err)?;
+            .map(Pid::from_raw)
+        else {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(TerminalError::NoPid);
+        };
         let (out_tx, output) = mpsc::channel(OUTPUT_QUEUE);
         let (input, in_rx) = mpsc::channel(INPUT_QUEUE);
         let (exit_tx, exited) = oneshot::channel();
+        let started = (|| {
+            let reader = master.try_clone_reader().map_err(spawn_err)?;
+            let writer = master.take_writer().map_err(spawn_err)?;
+            spawn_thread("pty-reader", move || read_loop(reader, out_tx))?;
+            spawn_thread("pty-writer", move || write_loop(writer, in_rx))?;
+            spawn_thread("pty-waiter", move || {
+                // WNOWAIT leaves the leader a zombie until `terminate` reaps it, so its pid (the session
+                // id used to find the rest of the tree) cannot be reused in between.
+                let status = waitid(Id::Pid(leader), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
+                let exit = status.map(ExitInfo::from_wait).unwrap_or(ExitInfo {
+                    code: 1,
+                    signal: None,
+                });
+                let _ = exit_tx.send(exit);
+            })
+        })();
+        if let Err(error) = started {
+            signal_session(leader, Signal::SIGKILL);
+            let _ = child.wait();
+            return Err(error);
+        }
         let terminal = Terminal {
             master,
             child,
@@ -127,17 +150,6 @@ impl Terminal {
             exited,
             exit: None,
         };
-        spawn_thread("pty-reader", move || read_loop(reader, out_tx))?;
-        spawn_thread("pty-writer", move || write_loop(writer, in_rx))?;
-        spawn_thread("pty-waiter", move || {
-            // WNOWAIT leaves the leader a zombie until `terminate` reaps it, so its pid (the session id
-            // used to find the rest of the tree) cannot be reused in between.
-            let status = waitid(Id::Pid(leader), WaitPidFlag::WEXITED | WaitPidFlag::WNOWAIT);
-            let _ = exit_tx.send(status.map(ExitInfo::from_wait).unwrap_or(ExitInfo {
-                code: 1,
-                signal: None,
-            }));
-        })?;
         Ok((terminal, Pipes { output, input }))
     }
 
