@@ -3,8 +3,8 @@
 
 use bitconn::config::WebhookId;
 use bitconn::execution_log::{
-    BackgroundLog, ExecutionLog, ExecutionLogEntry, LogQuery, MemoryExecutionLog, Outcome, SqliteExecutionLog,
-    redact_and_truncate,
+    BackgroundLog, ExecutionLog, ExecutionLogEntry, LogQuery, MemoryExecutionLog, Outcome,
+    SqliteExecutionLog, redact_and_truncate,
 };
 use bitconn::store::{SqliteDb, SqliteLocation};
 use std::sync::Arc;
@@ -67,7 +67,9 @@ fn report(name: &str, samples: &[u64]) {
 }
 
 async fn sqlite_log(dir: &tempfile::TempDir, name: &str) -> Arc<SqliteExecutionLog> {
-    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join(name))).await.expect("open SQLite");
+    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join(name)))
+        .await
+        .expect("open SQLite");
     Arc::new(SqliteExecutionLog::new(db))
 }
 
@@ -79,29 +81,53 @@ async fn main() {
     for _ in 0..CALLS {
         std::hint::black_box(redact_and_truncate(BODY));
     }
-    println!("{:<58} {:>7} ns per body", "redact_and_truncate (250-byte body)", start.elapsed().as_nanos() / CALLS as u128);
+    println!(
+        "{:<58} {:>7} ns per body",
+        "redact_and_truncate (250-byte body)",
+        start.elapsed().as_nanos() / CALLS as u128
+    );
 
     let memory = BackgroundLog::spawn(Arc::new(MemoryExecutionLog::new()));
-    report("record: BackgroundLog over memory (tight loop)", &measure(&memory, CALLS, None).await);
+    report(
+        "record: BackgroundLog over memory (tight loop)",
+        &measure(&memory, CALLS, None).await,
+    );
 
     let sink = sqlite_log(&dir, "background.db").await;
     let background = BackgroundLog::spawn(sink.clone());
-    report("record: BackgroundLog over SQLite file (tight loop)", &measure(&background, CALLS, None).await);
+    report(
+        "record: BackgroundLog over SQLite file (tight loop)",
+        &measure(&background, CALLS, None).await,
+    );
     let flush = Instant::now();
     background.flush().await.expect("flush");
-    println!("{:<58} {:?} (stats {:?})", "  then flush of the queue", flush.elapsed(), background.stats());
-    report("record: BackgroundLog over SQLite file (2,000/s)", &measure(&background, PACED_CALLS, Some(PACE)).await);
+    println!(
+        "{:<58} {:?} (stats {:?})",
+        "  then flush of the queue",
+        flush.elapsed(),
+        background.stats()
+    );
+    report(
+        "record: BackgroundLog over SQLite file (2,000/s)",
+        &measure(&background, PACED_CALLS, Some(PACE)).await,
+    );
     background.flush().await.expect("flush");
     println!("{:<58} {:?}", "  stats after paced run", background.stats());
 
     let direct = sqlite_log(&dir, "direct.db").await;
-    report("record: SqliteExecutionLog directly (one transaction each)", &measure(direct.as_ref(), CALLS / 4, None).await);
+    report(
+        "record: SqliteExecutionLog directly (one transaction each)",
+        &measure(direct.as_ref(), CALLS / 4, None).await,
+    );
 
     let sink_only = sqlite_log(&dir, "throughput.db").await;
     let id = WebhookId::generate();
     let start = Instant::now();
     for chunk in (0..CALLS).collect::<Vec<_>>().chunks(100) {
-        sink_only.record_batch(chunk.iter().map(|n| entry(id, *n)).collect()).await.expect("batch");
+        sink_only
+            .record_batch(chunk.iter().map(|n| entry(id, *n)).collect())
+            .await
+            .expect("batch");
     }
     let elapsed = start.elapsed();
     println!(
@@ -111,6 +137,18 @@ async fn main() {
         elapsed
     );
     let start = Instant::now();
-    let found = sink_only.query(&LogQuery { webhook_id: Some(id), since: None, limit: Some(100) }).await.expect("query");
-    println!("{:<58} {:?} ({} rows)", "query: one webhook, first 100 of 20,000", start.elapsed(), found.len());
+    let found = sink_only
+        .query(&LogQuery {
+            webhook_id: Some(id),
+            since: None,
+            limit: Some(100),
+        })
+        .await
+        .expect("query");
+    println!(
+        "{:<58} {:?} ({} rows)",
+        "query: one webhook, first 100 of 20,000",
+        start.elapsed(),
+        found.len()
+    );
 }

@@ -53,8 +53,17 @@ impl BackgroundLog {
     pub fn with_limits(sink: Arc<dyn ExecutionLog>, queue: usize, batch: usize) -> Self {
         let (sender, receiver) = mpsc::channel(queue.max(1));
         let counters = Arc::new(Counters::default());
-        tokio::spawn(write_batches(Arc::clone(&sink), receiver, batch.max(1), Arc::clone(&counters)));
-        Self { sink, sender, counters }
+        tokio::spawn(write_batches(
+            Arc::clone(&sink),
+            receiver,
+            batch.max(1),
+            Arc::clone(&counters),
+        ));
+        Self {
+            sink,
+            sender,
+            counters,
+        }
     }
 
     pub fn stats(&self) -> BackgroundLogStats {
@@ -133,7 +142,10 @@ impl ExecutionLog for BackgroundLog {
     async fn flush(&self) -> Result<(), LogError> {
         let (waiter, done) = oneshot::channel();
         let stopped = || LogError::message("the execution log writer has stopped");
-        self.sender.send(Message::Flush(waiter)).await.map_err(|_| stopped())?;
+        self.sender
+            .send(Message::Flush(waiter))
+            .await
+            .map_err(|_| stopped())?;
         done.await.map_err(|_| stopped())?;
         self.sink.flush().await
     }
@@ -142,8 +154,8 @@ impl ExecutionLog for BackgroundLog {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::execution_log::{MemoryExecutionLog, Outcome};
     use crate::config::WebhookId;
+    use crate::execution_log::{MemoryExecutionLog, Outcome};
     use time::OffsetDateTime;
 
     fn entry(id: WebhookId, n: u64) -> ExecutionLogEntry {
@@ -195,13 +207,32 @@ mod tests {
         }
         log.flush().await.unwrap();
         assert_eq!(sink.query(&LogQuery::default()).await.unwrap().len(), 250);
-        assert_eq!(log.stats(), BackgroundLogStats { written: 250, dropped: 0, failed: 0 });
-        assert_eq!(log.query(&LogQuery { limit: Some(3), ..LogQuery::default() }).await.unwrap().len(), 3);
+        assert_eq!(
+            log.stats(),
+            BackgroundLogStats {
+                written: 250,
+                dropped: 0,
+                failed: 0
+            }
+        );
+        assert_eq!(
+            log.query(&LogQuery {
+                limit: Some(3),
+                ..LogQuery::default()
+            })
+            .await
+            .unwrap()
+            .len(),
+            3
+        );
     }
 
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_instead_of_blocking() {
-        let sink = Arc::new(GatedSink { inner: MemoryExecutionLog::new(), gate: tokio::sync::Semaphore::new(0) });
+        let sink = Arc::new(GatedSink {
+            inner: MemoryExecutionLog::new(),
+            gate: tokio::sync::Semaphore::new(0),
+        });
         let log = BackgroundLog::with_limits(sink.clone(), 4, 2);
         let id = WebhookId::generate();
         // The writer takes the first batch and waits at the gate; the queue then holds 4 more; the rest drop.
@@ -217,6 +248,13 @@ mod tests {
         sink.gate.add_permits(100);
         log.flush().await.unwrap();
         assert_eq!(sink.inner.query(&LogQuery::default()).await.unwrap().len(), 5);
-        assert_eq!(log.stats(), BackgroundLogStats { written: 5, dropped: 6, failed: 0 });
+        assert_eq!(
+            log.stats(),
+            BackgroundLogStats {
+                written: 5,
+                dropped: 6,
+                failed: 0
+            }
+        );
     }
 }

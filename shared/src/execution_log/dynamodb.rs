@@ -35,11 +35,19 @@ impl DynamoExecutionLog {
     }
 
     pub fn with_retention(client: Client, table: impl Into<String>, retention: Duration) -> Self {
-        Self { client, table: table.into(), retention }
+        Self {
+            client,
+            table: table.into(),
+            retention,
+        }
     }
 
     /// For tests and tools that build their own AWS configuration (endpoint, region, credentials).
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>, retention: Duration) -> Self {
+    pub fn from_sdk_config(
+        config: &aws_config::SdkConfig,
+        table: impl Into<String>,
+        retention: Duration,
+    ) -> Self {
         Self::with_retention(Client::new(config), table, retention)
     }
 
@@ -50,7 +58,9 @@ impl DynamoExecutionLog {
     {
         match classify(operation, &self.table, error) {
             Failure::MissingTable => LogError::Missing(format!("DynamoDB table {}", self.table)),
-            Failure::ConditionFailed => LogError::message(format!("unexpected condition failure in {operation}")),
+            Failure::ConditionFailed => {
+                LogError::message(format!("unexpected condition failure in {operation}"))
+            }
             Failure::Other(message) => LogError::message(message),
         }
     }
@@ -59,18 +69,46 @@ impl DynamoExecutionLog {
         let expires_at = (entry.at + self.retention).unix_timestamp();
         let suffix = uuid::Uuid::new_v4().simple().to_string();
         let mut item = HashMap::from([
-            (LOG_PARTITION_KEY.to_owned(), AttributeValue::S(entry.webhook_id.to_string())),
-            (LOG_SORT_KEY.to_owned(), AttributeValue::S(format!("{}#{}", sort_time(entry.at), &suffix[..12]))),
-            ("at".to_owned(), AttributeValue::S(entry.at.format(&Rfc3339).unwrap_or_default())),
+            (
+                LOG_PARTITION_KEY.to_owned(),
+                AttributeValue::S(entry.webhook_id.to_string()),
+            ),
+            (
+                LOG_SORT_KEY.to_owned(),
+                AttributeValue::S(format!("{}#{}", sort_time(entry.at), &suffix[..12])),
+            ),
+            (
+                "at".to_owned(),
+                AttributeValue::S(entry.at.format(&Rfc3339).unwrap_or_default()),
+            ),
             ("http_verb".to_owned(), AttributeValue::S(entry.http_verb.clone())),
-            ("outcome".to_owned(), AttributeValue::S(entry.outcome.as_str().to_owned())),
+            (
+                "outcome".to_owned(),
+                AttributeValue::S(entry.outcome.as_str().to_owned()),
+            ),
             ("status".to_owned(), AttributeValue::N(entry.status.to_string())),
-            ("duration_ms".to_owned(), AttributeValue::N(entry.duration_ms.to_string())),
-            ("odoo_calls".to_owned(), AttributeValue::N(entry.odoo_calls.to_string())),
-            ("request_body".to_owned(), AttributeValue::S(entry.request_body.clone())),
-            (LOG_TTL_ATTRIBUTE.to_owned(), AttributeValue::N(expires_at.to_string())),
+            (
+                "duration_ms".to_owned(),
+                AttributeValue::N(entry.duration_ms.to_string()),
+            ),
+            (
+                "odoo_calls".to_owned(),
+                AttributeValue::N(entry.odoo_calls.to_string()),
+            ),
+            (
+                "request_body".to_owned(),
+                AttributeValue::S(entry.request_body.clone()),
+            ),
+            (
+                LOG_TTL_ATTRIBUTE.to_owned(),
+                AttributeValue::N(expires_at.to_string()),
+            ),
         ]);
-        let optional = [("method", &entry.method), ("model", &entry.model), ("error_code", &entry.error_code)];
+        let optional = [
+            ("method", &entry.method),
+            ("model", &entry.model),
+            ("error_code", &entry.error_code),
+        ];
         for (name, value) in optional {
             if let Some(value) = value {
                 item.insert(name.to_owned(), AttributeValue::S(value.clone()));
@@ -85,7 +123,10 @@ impl DynamoExecutionLog {
         let from = sort_time(query.oldest_kept(self.retention, now));
         let mut values = HashMap::from([
             (":from".to_owned(), AttributeValue::S(from)),
-            (":now".to_owned(), AttributeValue::N(now.unix_timestamp().to_string())),
+            (
+                ":now".to_owned(),
+                AttributeValue::N(now.unix_timestamp().to_string()),
+            ),
         ]);
         let mut entries = Vec::new();
         let mut start = None;
@@ -127,7 +168,8 @@ impl DynamoExecutionLog {
                 })?);
             }
             start = page.1;
-            let enough = query.webhook_id.is_some() && query.limit.is_some_and(|limit| entries.len() >= limit);
+            let enough =
+                query.webhook_id.is_some() && query.limit.is_some_and(|limit| entries.len() >= limit);
             if start.is_none() || enough {
                 break;
             }
@@ -155,7 +197,9 @@ fn decode(item: &HashMap<String, AttributeValue>) -> Result<ExecutionLogEntry, S
     let outcome = required("outcome")?;
     Ok(ExecutionLogEntry {
         at: OffsetDateTime::parse(&required("at")?, &Rfc3339).map_err(|e| e.to_string())?,
-        webhook_id: required(LOG_PARTITION_KEY)?.parse().map_err(|e: crate::config::InvalidId| e.to_string())?,
+        webhook_id: required(LOG_PARTITION_KEY)?
+            .parse()
+            .map_err(|e: crate::config::InvalidId| e.to_string())?,
         http_verb: required("http_verb")?,
         method: text("method"),
         model: text("model"),
@@ -186,7 +230,10 @@ impl ExecutionLog for DynamoExecutionLog {
             let mut requests = chunk
                 .iter()
                 .map(|entry| {
-                    let put = PutRequest::builder().set_item(Some(self.item(entry))).build().map_err(LogError::backend)?;
+                    let put = PutRequest::builder()
+                        .set_item(Some(self.item(entry)))
+                        .build()
+                        .map_err(LogError::backend)?;
                     Ok(WriteRequest::builder().put_request(put).build())
                 })
                 .collect::<Result<Vec<_>, LogError>>()?;
@@ -199,7 +246,10 @@ impl ExecutionLog for DynamoExecutionLog {
                     .send()
                     .await
                     .map_err(|e| self.error("BatchWriteItem", e))?;
-                requests = output.unprocessed_items.and_then(|mut left| left.remove(&self.table)).unwrap_or_default();
+                requests = output
+                    .unprocessed_items
+                    .and_then(|mut left| left.remove(&self.table))
+                    .unwrap_or_default();
                 if requests.is_empty() {
                     break;
                 }

@@ -18,7 +18,10 @@ impl MemoryExecutionLog {
     }
 
     pub fn with_retention(retention: Duration) -> Self {
-        Self { entries: Mutex::default(), retention: Some(retention) }
+        Self {
+            entries: Mutex::default(),
+            retention: Some(retention),
+        }
     }
 
     fn retention(&self) -> Duration {
@@ -45,6 +48,9 @@ impl ExecutionLog for MemoryExecutionLog {
         let matching = entries
             .iter()
             .filter(|e| e.at >= oldest_kept && query.webhook_id.is_none_or(|id| e.webhook_id == id));
-        Ok(matching.take(query.limit.unwrap_or(usize::MAX)).cloned().collect())
+        Ok(matching
+            .take(query.limit.unwrap_or(usize::MAX))
+            .cloned()
+            .collect())
     }
 }

@@ -1,12 +1,12 @@
 //! The execution log port: one entry per inbound call, kept for a retention period (15 days by default).
 
 mod background;
+#[cfg(feature = "dynamodb")]
+mod dynamodb;
 mod memory;
 mod redact;
 #[cfg(feature = "sqlite")]
 mod sqlite;
-#[cfg(feature = "dynamodb")]
-mod dynamodb;
 
 pub use background::{BackgroundLog, BackgroundLogStats, DEFAULT_LOG_BATCH, DEFAULT_LOG_QUEUE};
 #[cfg(feature = "dynamodb")]

@@ -29,7 +29,9 @@ const CREDENTIAL_KEY_PARTS: &[&str] = &[
 /// `REDACTED`, re-serialised compactly and cut to `MAX_LOGGED_BODY_BYTES`. A body that does not parse is
 /// kept as text only when it names no credential.
 pub fn redact_and_truncate(body: &str) -> String {
-    let parsed = serde_json::from_str::<Value>(body).ok().or_else(|| json5::from_str::<Value>(body).ok());
+    let parsed = serde_json::from_str::<Value>(body)
+        .ok()
+        .or_else(|| json5::from_str::<Value>(body).ok());
     let text = match parsed {
         Some(mut value) => {
             redact(&mut value);
@@ -104,7 +106,8 @@ mod tests {
 
     #[test]
     fn json5_bodies_are_redacted_too() {
-        let logged = redact_and_truncate("{method: 'create', token: 'abc', /* note */ values: {name: 'B',},}");
+        let logged =
+            redact_and_truncate("{method: 'create', token: 'abc', /* note */ values: {name: 'B',},}");
         assert!(!logged.contains("abc"));
         let value: Value = serde_json::from_str(&logged).unwrap();
         assert_eq!(value["token"], REDACTED);

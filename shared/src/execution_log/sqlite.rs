@@ -31,7 +31,11 @@ impl SqliteExecutionLog {
     }
 
     pub fn with_retention(db: SqliteDb, retention: Duration) -> Self {
-        Self { db, retention, last_sweep: Mutex::new(None) }
+        Self {
+            db,
+            retention,
+            last_sweep: Mutex::new(None),
+        }
     }
 
     fn error(&self, error: DbError) -> LogError {
@@ -84,7 +88,9 @@ fn read_row(row: &Row<'_>) -> rusqlite::Result<Result<ExecutionLogEntry, String>
     let decoded = (|| {
         Ok(ExecutionLogEntry {
             at: OffsetDateTime::from_unix_timestamp_nanos(at_ns.into()).map_err(|e| e.to_string())?,
-            webhook_id: webhook_id.parse().map_err(|e: crate::config::InvalidId| e.to_string())?,
+            webhook_id: webhook_id
+                .parse()
+                .map_err(|e: crate::config::InvalidId| e.to_string())?,
             http_verb: row.get(2).map_err(|e| e.to_string())?,
             method: row.get(3).map_err(|e| e.to_string())?,
             model: row.get(4).map_err(|e| e.to_string())?,
@@ -106,7 +112,9 @@ impl ExecutionLog for SqliteExecutionLog {
     }
 
     async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
-        let sweep_before = self.sweep_due().then(|| to_ns(OffsetDateTime::now_utc() - self.retention));
+        let sweep_before = self
+            .sweep_due()
+            .then(|| to_ns(OffsetDateTime::now_utc() - self.retention));
         self.db
             .call(move |c| {
                 let tx = c.transaction()?;
@@ -153,7 +161,11 @@ impl ExecutionLog for SqliteExecutionLog {
             .await
             .map_err(|e| self.error(e))?;
         rows.into_iter()
-            .map(|row| row.map_err(|reason| LogError::message(format!("stored execution log entry cannot be decoded: {reason}"))))
+            .map(|row| {
+                row.map_err(|reason| {
+                    LogError::message(format!("stored execution log entry cannot be decoded: {reason}"))
+                })
+            })
             .collect()
     }
 }

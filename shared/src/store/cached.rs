@@ -24,7 +24,11 @@ pub struct CachedConfigStore {
 
 impl CachedConfigStore {
     pub fn new(inner: Arc<dyn ConfigStore>, ttl: Duration) -> Self {
-        Self { inner, ttl, entries: Mutex::default() }
+        Self {
+            inner,
+            ttl,
+            entries: Mutex::default(),
+        }
     }
 
     fn cached(&self, id: &WebhookId) -> Option<Option<WebhookConfig>> {
@@ -45,7 +49,10 @@ impl CachedConfigStore {
     }
 
     fn forget(&self, id: &WebhookId) {
-        self.entries.lock().unwrap_or_else(PoisonError::into_inner).remove(id);
+        self.entries
+            .lock()
+            .unwrap_or_else(PoisonError::into_inner)
+            .remove(id);
     }
 }
 
@@ -95,7 +102,12 @@ mod tests {
     fn webhook() -> WebhookConfig {
         let new = NewWebhook {
             name: "cached".into(),
-            odoo: OdooConnection { url: "http://odoo".into(), db: "db".into(), login: "u".into(), api_key: "k".into() },
+            odoo: OdooConnection {
+                url: "http://odoo".into(),
+                db: "db".into(),
+                login: "u".into(),
+                api_key: "k".into(),
+            },
             models: ModelAccess::All,
             permissions: Permissions::default(),
         };
@@ -114,9 +126,15 @@ mod tests {
         disabled.enabled = false;
         backing.update(&disabled).await.unwrap();
         tokio::time::advance(Duration::from_millis(4900)).await;
-        assert!(cached.get(&config.id).await.unwrap().unwrap().enabled, "still within the TTL");
+        assert!(
+            cached.get(&config.id).await.unwrap().unwrap().enabled,
+            "still within the TTL"
+        );
         tokio::time::advance(Duration::from_millis(200)).await;
-        assert!(!cached.get(&config.id).await.unwrap().unwrap().enabled, "TTL over: the change shows");
+        assert!(
+            !cached.get(&config.id).await.unwrap().unwrap().enabled,
+            "TTL over: the change shows"
+        );
 
         backing.delete(&config.id).await.unwrap();
         assert!(cached.get(&config.id).await.unwrap().is_some());
@@ -131,7 +149,10 @@ mod tests {
         let config = webhook();
         assert!(cached.get(&config.id).await.unwrap().is_none());
         backing.create(&config).await.unwrap();
-        assert!(cached.get(&config.id).await.unwrap().is_none(), "a miss is cached too");
+        assert!(
+            cached.get(&config.id).await.unwrap().is_none(),
+            "a miss is cached too"
+        );
 
         let other = webhook();
         assert!(cached.get(&other.id).await.unwrap().is_none());

@@ -5,8 +5,8 @@ use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue, ScalarAttributeType,
-    TimeToLiveSpecification, TimeToLiveStatus,
+    AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
+    ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
 };
 use std::collections::HashMap;
 use std::time::Duration;
@@ -41,7 +41,10 @@ where
     match error.code() {
         Some("ResourceNotFoundException") => Failure::MissingTable,
         Some("ConditionalCheckFailedException") => Failure::ConditionFailed,
-        _ => Failure::Other(format!("DynamoDB {operation} on table {table}: {}", DisplayErrorContext(&error))),
+        _ => Failure::Other(format!(
+            "DynamoDB {operation} on table {table}: {}",
+            DisplayErrorContext(&error)
+        )),
     }
 }
 
@@ -54,7 +57,10 @@ pub struct DynamoConfigStore {
 
 impl DynamoConfigStore {
     pub fn new(client: Client, table: impl Into<String>) -> Self {
-        Self { client, table: table.into() }
+        Self {
+            client,
+            table: table.into(),
+        }
     }
 
     /// For tests and tools that build their own AWS configuration (endpoint, region, credentials).
@@ -73,7 +79,9 @@ impl DynamoConfigStore {
     {
         match classify(operation, &self.table, error) {
             Failure::MissingTable => StoreError::Missing(format!("DynamoDB table {}", self.table)),
-            Failure::ConditionFailed => StoreError::Backend(format!("unexpected condition failure in {operation}").into()),
+            Failure::ConditionFailed => {
+                StoreError::Backend(format!("unexpected condition failure in {operation}").into())
+            }
             Failure::Other(message) => StoreError::Backend(message.into()),
         }
     }
@@ -82,7 +90,12 @@ impl DynamoConfigStore {
         HashMap::from([(WEBHOOK_KEY.to_owned(), AttributeValue::S(id.to_string()))])
     }
 
-    async fn put(&self, config: &WebhookConfig, condition: &str, values: HashMap<String, AttributeValue>) -> Result<bool, StoreError> {
+    async fn put(
+        &self,
+        config: &WebhookConfig,
+        condition: &str,
+        values: HashMap<String, AttributeValue>,
+    ) -> Result<bool, StoreError> {
         let result = self
             .client
             .put_item()
@@ -105,10 +118,16 @@ impl DynamoConfigStore {
 
 fn encode(config: &WebhookConfig) -> Result<HashMap<String, AttributeValue>, StoreError> {
     let json = serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))?;
-    let updated_at = config.updated_at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default();
+    let updated_at = config
+        .updated_at
+        .format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default();
     Ok(HashMap::from([
         (WEBHOOK_KEY.to_owned(), AttributeValue::S(config.id.to_string())),
-        ("version".to_owned(), AttributeValue::N(config.version.to_string())),
+        (
+            "version".to_owned(),
+            AttributeValue::N(config.version.to_string()),
+        ),
         ("name".to_owned(), AttributeValue::S(config.name.clone())),
         ("enabled".to_owned(), AttributeValue::Bool(config.enabled)),
         ("updated_at".to_owned(), AttributeValue::S(updated_at)),
@@ -118,16 +137,29 @@ fn encode(config: &WebhookConfig) -> Result<HashMap<String, AttributeValue>, Sto
 }
 
 fn decode(item: &HashMap<String, AttributeValue>) -> Result<WebhookConfig, StoreError> {
-    let id = item.get(WEBHOOK_KEY).and_then(|v| v.as_s().ok()).cloned().unwrap_or_default();
-    let corrupt = |reason: String| StoreError::Corrupt { id: id.clone(), reason };
-    let json = item.get("config").and_then(|v| v.as_s().ok()).ok_or_else(|| corrupt("no `config` attribute".into()))?;
+    let id = item
+        .get(WEBHOOK_KEY)
+        .and_then(|v| v.as_s().ok())
+        .cloned()
+        .unwrap_or_default();
+    let corrupt = |reason: String| StoreError::Corrupt {
+        id: id.clone(),
+        reason,
+    };
+    let json = item
+        .get("config")
+        .and_then(|v| v.as_s().ok())
+        .ok_or_else(|| corrupt("no `config` attribute".into()))?;
     serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))
 }
 
 #[async_trait]
 impl ConfigStore for DynamoConfigStore {
     async fn create(&self, config: &WebhookConfig) -> Result<(), StoreError> {
-        if self.put(config, "attribute_not_exists(id)", HashMap::new()).await? {
+        if self
+            .put(config, "attribute_not_exists(id)", HashMap::new())
+            .await?
+        {
             Ok(())
         } else {
             Err(StoreError::AlreadyExists(config.id))
@@ -174,12 +206,21 @@ impl ConfigStore for DynamoConfigStore {
 
     async fn update(&self, config: &WebhookConfig) -> Result<WebhookConfig, StoreError> {
         let next = next_version(config);
-        let expected = HashMap::from([(":expected".to_owned(), AttributeValue::N(config.version.to_string()))]);
-        if self.put(&next, "attribute_exists(id) AND version = :expected", expected).await? {
+        let expected = HashMap::from([(
+            ":expected".to_owned(),
+            AttributeValue::N(config.version.to_string()),
+        )]);
+        if self
+            .put(&next, "attribute_exists(id) AND version = :expected", expected)
+            .await?
+        {
             return Ok(next);
         }
         match self.get(&config.id).await? {
-            Some(_) => Err(StoreError::Conflict { id: config.id, expected: config.version }),
+            Some(_) => Err(StoreError::Conflict {
+                id: config.id,
+                expected: config.version,
+            }),
             None => Err(StoreError::NotFound(config.id)),
         }
     }
@@ -202,18 +243,29 @@ fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
-fn key_attribute(name: &str, key_type: KeyType) -> Result<(AttributeDefinition, KeySchemaElement), StoreError> {
+fn key_attribute(
+    name: &str,
+    key_type: KeyType,
+) -> Result<(AttributeDefinition, KeySchemaElement), StoreError> {
     let definition = AttributeDefinition::builder()
         .attribute_name(name)
         .attribute_type(ScalarAttributeType::S)
         .build()
         .map_err(build_error)?;
-    let key = KeySchemaElement::builder().attribute_name(name).key_type(key_type).build().map_err(build_error)?;
+    let key = KeySchemaElement::builder()
+        .attribute_name(name)
+        .key_type(key_type)
+        .build()
+        .map_err(build_error)?;
     Ok((definition, key))
 }
 
 /// Creates a table (on-demand billing) unless it exists, and waits until it is active.
-async fn create_table(client: &Client, table: &str, keys: Vec<(AttributeDefinition, KeySchemaElement)>) -> Result<(), StoreError> {
+async fn create_table(
+    client: &Client,
+    table: &str,
+    keys: Vec<(AttributeDefinition, KeySchemaElement)>,
+) -> Result<(), StoreError> {
     let (definitions, schema): (Vec<_>, Vec<_>) = keys.into_iter().unzip();
     let created = client
         .create_table()
@@ -223,19 +275,26 @@ async fn create_table(client: &Client, table: &str, keys: Vec<(AttributeDefiniti
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
-    if let Err(error) = created {
-        if error.code() != Some("ResourceInUseException") {
-            return Err(StoreError::Backend(
-                format!("DynamoDB CreateTable {table}: {}", DisplayErrorContext(&error)).into(),
-            ));
-        }
+    if let Err(error) = created
+        && error.code() != Some("ResourceInUseException")
+    {
+        let message = format!("DynamoDB CreateTable {table}: {}", DisplayErrorContext(&error));
+        return Err(StoreError::Backend(message.into()));
     }
     client
         .wait_until_table_exists()
         .table_name(table)
         .wait(TABLE_ACTIVE_TIMEOUT)
         .await
-        .map_err(|e| StoreError::Backend(format!("DynamoDB table {table} did not become active: {}", DisplayErrorContext(&e)).into()))?;
+        .map_err(|e| {
+            StoreError::Backend(
+                format!(
+                    "DynamoDB table {table} did not become active: {}",
+                    DisplayErrorContext(&e)
+                )
+                .into(),
+            )
+        })?;
     Ok(())
 }
 
@@ -246,14 +305,27 @@ pub async fn create_webhooks_table(client: &Client, table: &str) -> Result<(), S
 
 /// The execution-log table: partition key `webhook_id`, sort key `sk`, TTL on `expires_at`. Safe to call when it exists.
 pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let keys = vec![key_attribute(LOG_PARTITION_KEY, KeyType::Hash)?, key_attribute(LOG_SORT_KEY, KeyType::Range)?];
+    let keys = vec![
+        key_attribute(LOG_PARTITION_KEY, KeyType::Hash)?,
+        key_attribute(LOG_SORT_KEY, KeyType::Range)?,
+    ];
     create_table(client, table, keys).await?;
     let backend = |operation: &str, error: &dyn std::error::Error| {
         StoreError::Backend(format!("DynamoDB {operation} {table}: {}", DisplayErrorContext(error)).into())
     };
-    let ttl = client.describe_time_to_live().table_name(table).send().await.map_err(|e| backend("DescribeTimeToLive", &e))?;
-    let status = ttl.time_to_live_description().and_then(|d| d.time_to_live_status());
-    if matches!(status, Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)) {
+    let ttl = client
+        .describe_time_to_live()
+        .table_name(table)
+        .send()
+        .await
+        .map_err(|e| backend("DescribeTimeToLive", &e))?;
+    let status = ttl
+        .time_to_live_description()
+        .and_then(|d| d.time_to_live_status());
+    if matches!(
+        status,
+        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
+    ) {
         return Ok(());
     }
     let specification = TimeToLiveSpecification::builder()

@@ -45,9 +45,14 @@ impl ConfigStore for MemoryConfigStore {
 
     async fn update(&self, config: &WebhookConfig) -> Result<WebhookConfig, StoreError> {
         self.with(|configs| {
-            let stored = configs.get_mut(&config.id).ok_or(StoreError::NotFound(config.id))?;
+            let stored = configs
+                .get_mut(&config.id)
+                .ok_or(StoreError::NotFound(config.id))?;
             if stored.version != config.version {
-                return Err(StoreError::Conflict { id: config.id, expected: config.version });
+                return Err(StoreError::Conflict {
+                    id: config.id,
+                    expected: config.version,
+                });
             }
             *stored = next_version(config);
             Ok(stored.clone())

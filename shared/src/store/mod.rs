@@ -40,8 +40,13 @@ pub enum StoreError {
     #[error("config store unavailable: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store kind was left out of this build (a cargo feature of the `bitconn` crate).
-    #[error("this build cannot use `{kind}` stores (built without the `{feature}` feature of the bitconn crate)")]
-    Unsupported { kind: &'static str, feature: &'static str },
+    #[error(
+        "this build cannot use `{kind}` stores (built without the `{feature}` feature of the bitconn crate)"
+    )]
+    Unsupported {
+        kind: &'static str,
+        feature: &'static str,
+    },
 }
 
 /// Webhook configurations by id. Implementations must make `create` refuse to overwrite and `update`

@@ -2,7 +2,9 @@
 
 use std::sync::Arc;
 
-use super::{CachedConfigStore, ConfigStore, DEFAULT_CONFIG_CACHE_TTL, MemoryConfigStore, StoreError, StoreSpec};
+use super::{
+    CachedConfigStore, ConfigStore, DEFAULT_CONFIG_CACHE_TTL, MemoryConfigStore, StoreError, StoreSpec,
+};
 use crate::execution_log::{BackgroundLog, DEFAULT_RETENTION, ExecutionLog, MemoryExecutionLog};
 
 /// The two ports a host hands to the gateway.
@@ -48,10 +50,16 @@ pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
     let (config, log): (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>) = match spec {
         StoreSpec::Memory => {
             let log = Arc::new(MemoryExecutionLog::with_retention(options.log_retention));
-            return Ok(Stores { config: Arc::new(MemoryConfigStore::new()), log });
+            return Ok(Stores {
+                config: Arc::new(MemoryConfigStore::new()),
+                log,
+            });
         }
         StoreSpec::Sqlite(location) => open_sqlite(location, options).await?,
-        StoreSpec::DynamoDb { webhooks_table, log_table } => {
+        StoreSpec::DynamoDb {
+            webhooks_table,
+            log_table,
+        } => {
             let (config, log) = open_dynamodb(webhooks_table, log_table, options).await?;
             let config: Arc<dyn ConfigStore> = if options.config_cache_ttl.is_zero() {
                 config
@@ -61,7 +69,11 @@ pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
             (config, log)
         }
     };
-    let log: Arc<dyn ExecutionLog> = if options.background_log { Arc::new(BackgroundLog::spawn(log)) } else { log };
+    let log: Arc<dyn ExecutionLog> = if options.background_log {
+        Arc::new(BackgroundLog::spawn(log))
+    } else {
+        log
+    };
     Ok(Stores { config, log })
 }
 
@@ -74,7 +86,10 @@ pub async fn init_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
     match spec {
         StoreSpec::Memory => Ok(()),
         StoreSpec::Sqlite(location) => open_sqlite(location, options).await.map(drop),
-        StoreSpec::DynamoDb { webhooks_table, log_table } => init_dynamodb(webhooks_table, log_table, options).await,
+        StoreSpec::DynamoDb {
+            webhooks_table,
+            log_table,
+        } => init_dynamodb(webhooks_table, log_table, options).await,
     }
 }
 
@@ -90,14 +105,21 @@ async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -
 
 #[cfg(not(feature = "sqlite"))]
 async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Pair, StoreError> {
-    Err(StoreError::Unsupported { kind: "sqlite", feature: "sqlite" })
+    Err(StoreError::Unsupported {
+        kind: "sqlite",
+        feature: "sqlite",
+    })
 }
 
 #[cfg(feature = "dynamodb")]
 async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
     match &options.sdk_config {
         Some(config) => config.clone(),
-        None => aws_config::defaults(aws_config::BehaviorVersion::latest()).load().await,
+        None => {
+            aws_config::defaults(aws_config::BehaviorVersion::latest())
+                .load()
+                .await
+        }
     }
 }
 
@@ -119,10 +141,16 @@ async fn init_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Res
 
 #[cfg(not(feature = "dynamodb"))]
 async fn open_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<Pair, StoreError> {
-    Err(StoreError::Unsupported { kind: "dynamodb", feature: "dynamodb" })
+    Err(StoreError::Unsupported {
+        kind: "dynamodb",
+        feature: "dynamodb",
+    })
 }
 
 #[cfg(not(feature = "dynamodb"))]
 async fn init_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<(), StoreError> {
-    Err(StoreError::Unsupported { kind: "dynamodb", feature: "dynamodb" })
+    Err(StoreError::Unsupported {
+        kind: "dynamodb",
+        feature: "dynamodb",
+    })
 }

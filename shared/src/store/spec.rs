@@ -11,7 +11,8 @@ const WEBHOOKS_SUFFIX: &str = "-webhooks";
 const LOG_SUFFIX: &str = "-execution-log";
 /// The only option a `dynamodb:` spec takes: `dynamodb:<webhooks table>?log_table=<log table>`.
 const LOG_TABLE_OPTION: &str = "log_table";
-const ACCEPTED: &str = "expected `sqlite:<path>`, `sqlite::memory:`, `dynamodb:<table>[?log_table=<table>]` or `memory:`";
+const ACCEPTED: &str =
+    "expected `sqlite:<path>`, `sqlite::memory:`, `dynamodb:<table>[?log_table=<table>]` or `memory:`";
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("invalid store `{spec}`: {reason}")]
@@ -22,7 +23,10 @@ pub struct InvalidStoreSpec {
 
 impl InvalidStoreSpec {
     fn new(spec: &str, reason: impl Into<String>) -> Self {
-        Self { spec: spec.to_owned(), reason: reason.into() }
+        Self {
+            spec: spec.to_owned(),
+            reason: reason.into(),
+        }
     }
 }
 
@@ -41,7 +45,10 @@ pub enum StoreSpec {
     /// `sqlite:<path>`: both in one SQLite file (schema created on open).
     Sqlite(SqliteLocation),
     /// `dynamodb:<table>`: webhooks in `webhooks_table`, entries in `log_table`.
-    DynamoDb { webhooks_table: String, log_table: String },
+    DynamoDb {
+        webhooks_table: String,
+        log_table: String,
+    },
 }
 
 impl StoreSpec {
@@ -50,9 +57,15 @@ impl StoreSpec {
         match self {
             Self::DynamoDb { webhooks_table, .. } => {
                 check_table_name(table).map_err(|reason| InvalidStoreSpec::new(table, reason))?;
-                Ok(Self::DynamoDb { webhooks_table, log_table: table.to_owned() })
+                Ok(Self::DynamoDb {
+                    webhooks_table,
+                    log_table: table.to_owned(),
+                })
             }
-            other => Err(InvalidStoreSpec::new(&other.to_string(), "only a dynamodb: store has a log table")),
+            other => Err(InvalidStoreSpec::new(
+                &other.to_string(),
+                "only a dynamodb: store has a log table",
+            )),
         }
     }
 
@@ -69,13 +82,21 @@ impl FromStr for StoreSpec {
     type Err = InvalidStoreSpec;
 
     fn from_str(spec: &str) -> Result<Self, Self::Err> {
-        let (scheme, rest) = spec.split_once(':').ok_or_else(|| InvalidStoreSpec::new(spec, ACCEPTED))?;
+        let (scheme, rest) = spec
+            .split_once(':')
+            .ok_or_else(|| InvalidStoreSpec::new(spec, ACCEPTED))?;
         match scheme {
             "memory" if rest.is_empty() => Ok(Self::Memory),
-            "memory" => Err(InvalidStoreSpec::new(spec, "`memory:` takes nothing after the colon")),
+            "memory" => Err(InvalidStoreSpec::new(
+                spec,
+                "`memory:` takes nothing after the colon",
+            )),
             "sqlite" => parse_sqlite(spec, rest),
             "dynamodb" => parse_dynamodb(spec, rest),
-            _ => Err(InvalidStoreSpec::new(spec, format!("unknown store kind `{scheme}`; {ACCEPTED}"))),
+            _ => Err(InvalidStoreSpec::new(
+                spec,
+                format!("unknown store kind `{scheme}`; {ACCEPTED}"),
+            )),
         }
     }
 }
@@ -84,7 +105,10 @@ fn parse_sqlite(spec: &str, rest: &str) -> Result<StoreSpec, InvalidStoreSpec> {
     let path = rest.strip_prefix("//").unwrap_or(rest);
     match path {
         ":memory:" => Ok(StoreSpec::Sqlite(SqliteLocation::InMemory)),
-        "" => Err(InvalidStoreSpec::new(spec, "`sqlite:` needs a file path, e.g. sqlite:./bitconn.db")),
+        "" => Err(InvalidStoreSpec::new(
+            spec,
+            "`sqlite:` needs a file path, e.g. sqlite:./bitconn.db",
+        )),
         path => Ok(StoreSpec::Sqlite(SqliteLocation::File(PathBuf::from(path)))),
     }
 }
@@ -103,15 +127,23 @@ fn parse_dynamodb(spec: &str, rest: &str) -> Result<StoreSpec, InvalidStoreSpec>
                 log_table = value.to_owned();
             }
             _ => {
-                return Err(InvalidStoreSpec::new(spec, format!("unknown option `{option}`; only `{LOG_TABLE_OPTION}=<table>`")));
+                return Err(InvalidStoreSpec::new(
+                    spec,
+                    format!("unknown option `{option}`; only `{LOG_TABLE_OPTION}=<table>`"),
+                ));
             }
         }
     }
-    Ok(StoreSpec::DynamoDb { webhooks_table: table.to_owned(), log_table })
+    Ok(StoreSpec::DynamoDb {
+        webhooks_table: table.to_owned(),
+        log_table,
+    })
 }
 
 fn check_table_name(name: &str) -> Result<(), String> {
-    let valid_chars = name.bytes().all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+    let valid_chars = name
+        .bytes()
+        .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
     if !TABLE_NAME_LEN.contains(&name.len()) || !valid_chars {
         return Err(format!(
             "`{name}` is not a DynamoDB table name ({} to {} letters, digits, `_`, `-` or `.`)",
@@ -128,10 +160,16 @@ impl fmt::Display for StoreSpec {
             Self::Memory => f.write_str("memory:"),
             Self::Sqlite(SqliteLocation::InMemory) => f.write_str("sqlite::memory:"),
             Self::Sqlite(SqliteLocation::File(path)) => write!(f, "sqlite:{}", path.display()),
-            Self::DynamoDb { webhooks_table, log_table } if *log_table == Self::default_log_table(webhooks_table) => {
+            Self::DynamoDb {
+                webhooks_table,
+                log_table,
+            } if *log_table == Self::default_log_table(webhooks_table) => {
                 write!(f, "dynamodb:{webhooks_table}")
             }
-            Self::DynamoDb { webhooks_table, log_table } => {
+            Self::DynamoDb {
+                webhooks_table,
+                log_table,
+            } => {
                 write!(f, "dynamodb:{webhooks_table}?{LOG_TABLE_OPTION}={log_table}")
             }
         }
@@ -143,7 +181,10 @@ mod tests {
     use super::*;
 
     fn dynamo(webhooks: &str, log: &str) -> StoreSpec {
-        StoreSpec::DynamoDb { webhooks_table: webhooks.into(), log_table: log.into() }
+        StoreSpec::DynamoDb {
+            webhooks_table: webhooks.into(),
+            log_table: log.into(),
+        }
     }
 
     #[test]
@@ -151,9 +192,18 @@ mod tests {
         let cases = [
             ("memory:", StoreSpec::Memory),
             ("sqlite::memory:", StoreSpec::Sqlite(SqliteLocation::InMemory)),
-            ("sqlite:./bitconn.db", StoreSpec::Sqlite(SqliteLocation::File("./bitconn.db".into()))),
-            ("sqlite:/var/lib/bitconn/a b.db", StoreSpec::Sqlite(SqliteLocation::File("/var/lib/bitconn/a b.db".into()))),
-            ("dynamodb:bitconn-webhooks", dynamo("bitconn-webhooks", "bitconn-execution-log")),
+            (
+                "sqlite:./bitconn.db",
+                StoreSpec::Sqlite(SqliteLocation::File("./bitconn.db".into())),
+            ),
+            (
+                "sqlite:/var/lib/bitconn/a b.db",
+                StoreSpec::Sqlite(SqliteLocation::File("/var/lib/bitconn/a b.db".into())),
+            ),
+            (
+                "dynamodb:bitconn-webhooks",
+                dynamo("bitconn-webhooks", "bitconn-execution-log"),
+            ),
             ("dynamodb:hooks", dynamo("hooks", "hooks-execution-log")),
             ("dynamodb:a.b_c?log_table=logs", dynamo("a.b_c", "logs")),
         ];
@@ -162,7 +212,10 @@ mod tests {
             assert_eq!(parsed, expected, "{text}");
             assert_eq!(parsed.to_string(), text);
         }
-        assert_eq!("sqlite://x.db".parse::<StoreSpec>().unwrap(), StoreSpec::Sqlite(SqliteLocation::File("x.db".into())));
+        assert_eq!(
+            "sqlite://x.db".parse::<StoreSpec>().unwrap(),
+            StoreSpec::Sqlite(SqliteLocation::File("x.db".into()))
+        );
     }
 
     #[test]
@@ -190,7 +243,10 @@ mod tests {
     #[test]
     fn the_log_table_can_be_named_later() {
         let spec: StoreSpec = "dynamodb:prod-hooks".parse().unwrap();
-        assert_eq!(spec.clone().with_log_table("prod-log").unwrap(), dynamo("prod-hooks", "prod-log"));
+        assert_eq!(
+            spec.clone().with_log_table("prod-log").unwrap(),
+            dynamo("prod-hooks", "prod-log")
+        );
         assert!(spec.with_log_table("x").is_err());
         assert!(StoreSpec::Memory.with_log_table("logs").is_err());
     }

@@ -75,8 +75,16 @@ impl SqliteDb {
         let connection = tokio::task::spawn_blocking(move || open_connection(&location))
             .await
             .map_err(|e| StoreError::Backend(Box::new(DbError::Worker(e.to_string()))))?
-            .map_err(|source| StoreError::Backend(Box::new(DbError::Open { name: name.to_string(), source })))?;
-        Ok(Self { connection: Arc::new(Mutex::new(connection)), name })
+            .map_err(|source| {
+                StoreError::Backend(Box::new(DbError::Open {
+                    name: name.to_string(),
+                    source,
+                }))
+            })?;
+        Ok(Self {
+            connection: Arc::new(Mutex::new(connection)),
+            name,
+        })
     }
 
     /// What error messages call this database.
@@ -136,11 +144,15 @@ fn encode(config: &WebhookConfig) -> Result<String, StoreError> {
 }
 
 fn decode(id: &str, json: &str) -> Result<WebhookConfig, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt { id: id.to_owned(), reason: e.to_string() })
+    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason: e.to_string(),
+    })
 }
 
 fn timestamp(at: time::OffsetDateTime) -> String {
-    at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+    at.format(&time::format_description::well_known::Rfc3339)
+        .unwrap_or_default()
 }
 
 fn version_column(version: u64) -> Result<i64, StoreError> {
@@ -180,7 +192,9 @@ impl ConfigStore for SqliteConfigStore {
             .db
             .call(move |c| {
                 let mut statement = c.prepare_cached("SELECT config FROM webhooks WHERE id = ?1")?;
-                Ok(statement.query_row([key], |row| row.get::<_, String>(0)).optional()?)
+                Ok(statement
+                    .query_row([key], |row| row.get::<_, String>(0))
+                    .optional()?)
             })
             .await
             .map_err(|e| self.error(e))?;
@@ -192,7 +206,8 @@ impl ConfigStore for SqliteConfigStore {
             .db
             .call(|c| {
                 let mut statement = c.prepare_cached("SELECT id, config FROM webhooks ORDER BY id")?;
-                let rows = statement.query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
+                let rows = statement
+                    .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
                 Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
             })
             .await
@@ -226,7 +241,10 @@ impl ConfigStore for SqliteConfigStore {
         match outcome {
             UpdateMiss::Done => Ok(next),
             UpdateMiss::NotFound => Err(StoreError::NotFound(config.id)),
-            UpdateMiss::Conflict => Err(StoreError::Conflict { id: config.id, expected: config.version }),
+            UpdateMiss::Conflict => Err(StoreError::Conflict {
+                id: config.id,
+                expected: config.version,
+            }),
         }
     }
 

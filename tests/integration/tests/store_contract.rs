@@ -4,7 +4,10 @@
 mod storage;
 
 use bitconn::config::WebhookId;
-use bitconn::store::{CachedConfigStore, ConfigStore, DynamoConfigStore, SqliteConfigStore, SqliteDb, SqliteLocation, StoreError};
+use bitconn::store::{
+    CachedConfigStore, ConfigStore, DynamoConfigStore, SqliteConfigStore, SqliteDb, SqliteLocation,
+    StoreError,
+};
 use std::sync::Arc;
 use storage::{Moto, Subject, unique_table, webhook};
 
@@ -13,7 +16,10 @@ async fn created_webhooks_read_back_exactly(store: &dyn ConfigStore) {
     store.create(&config).await.unwrap();
     let stored = store.get(&config.id).await.unwrap().unwrap();
     assert_eq!(stored, config);
-    assert!(stored.secret.previous.is_some(), "the rotation grace survives storage");
+    assert!(
+        stored.secret.previous.is_some(),
+        "the rotation grace survives storage"
+    );
     assert!(store.get(&WebhookId::generate()).await.unwrap().is_none());
 }
 
@@ -46,7 +52,11 @@ async fn updates_bump_the_version_and_stale_ones_conflict(store: &dyn ConfigStor
         Err(StoreError::Conflict { id, expected }) => assert_eq!((id, expected), (config.id, config.version)),
         other => panic!("expected Conflict, got {other:?}"),
     }
-    assert_eq!(store.get(&config.id).await.unwrap().unwrap(), stored, "a refused update changes nothing");
+    assert_eq!(
+        store.get(&config.id).await.unwrap().unwrap(),
+        stored,
+        "a refused update changes nothing"
+    );
     let again = store.update(&stored).await.unwrap();
     assert_eq!(again.version, config.version + 2);
 }
@@ -62,7 +72,10 @@ async fn only_one_of_two_concurrent_updates_wins(store: &dyn ConfigStore) {
     assert_eq!(winners, 1, "{ra:?} / {rb:?}");
     let loser = if ra.is_ok() { rb } else { ra };
     assert!(matches!(loser, Err(StoreError::Conflict { .. })), "{loser:?}");
-    assert_eq!(store.get(&config.id).await.unwrap().unwrap().version, config.version + 1);
+    assert_eq!(
+        store.get(&config.id).await.unwrap().unwrap().version,
+        config.version + 1
+    );
 }
 
 async fn unknown_webhooks_cannot_be_updated_or_deleted(store: &dyn ConfigStore) {
@@ -72,7 +85,10 @@ async fn unknown_webhooks_cannot_be_updated_or_deleted(store: &dyn ConfigStore) 
         other => panic!("expected NotFound, got {other:?}"),
     }
     assert!(!store.delete(&config.id).await.unwrap());
-    assert!(store.get(&config.id).await.unwrap().is_none(), "a failed update creates nothing");
+    assert!(
+        store.get(&config.id).await.unwrap().is_none(),
+        "a failed update creates nothing"
+    );
 }
 
 async fn delete_removes_only_its_webhook(store: &dyn ConfigStore) {
@@ -81,7 +97,10 @@ async fn delete_removes_only_its_webhook(store: &dyn ConfigStore) {
     store.create(&kept).await.unwrap();
     assert!(store.delete(&gone.id).await.unwrap());
     assert!(store.get(&gone.id).await.unwrap().is_none());
-    assert!(!store.delete(&gone.id).await.unwrap(), "deleting twice reports nothing deleted");
+    assert!(
+        !store.delete(&gone.id).await.unwrap(),
+        "deleting twice reports nothing deleted"
+    );
     assert!(store.get(&kept.id).await.unwrap().is_some());
     match store.update(&gone).await {
         Err(StoreError::NotFound(_)) => {}
@@ -125,7 +144,10 @@ macro_rules! contract {
 
 async fn cached_memory() -> Subject<dyn ConfigStore> {
     let inner = storage::memory_store().await.port;
-    Subject { port: Arc::new(CachedConfigStore::new(inner, std::time::Duration::from_secs(5))), keep: None }
+    Subject {
+        port: Arc::new(CachedConfigStore::new(inner, std::time::Duration::from_secs(5))),
+        keep: None,
+    }
 }
 
 contract! {
@@ -149,7 +171,10 @@ async fn assert_every_operation_reports_missing(store: &dyn ConfigStore, table: 
         match result {
             Err(error @ StoreError::Missing(_)) => {
                 let message = error.to_string();
-                assert!(message.contains(table) && message.contains("bitconn store init"), "{operation}: {message}");
+                assert!(
+                    message.contains(table) && message.contains("bitconn store init"),
+                    "{operation}: {message}"
+                );
             }
             other => panic!("{operation}: expected Missing, got {other:?}"),
         }
@@ -168,7 +193,10 @@ async fn sqlite_missing_table_is_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dropped.db");
     let store = SqliteConfigStore::new(SqliteDb::open(&SqliteLocation::File(path.clone())).await.unwrap());
-    rusqlite::Connection::open(&path).unwrap().execute_batch("DROP TABLE webhooks").unwrap();
+    rusqlite::Connection::open(&path)
+        .unwrap()
+        .execute_batch("DROP TABLE webhooks")
+        .unwrap();
     assert_every_operation_reports_missing(&store, "table webhooks").await;
 }
 
@@ -182,7 +210,10 @@ async fn sqlite_webhooks_survive_reopening_and_are_shared_between_connections() 
     first.create(&config).await.unwrap();
     let stored = second.get(&config.id).await.unwrap().unwrap();
     let updated = second.update(&stored).await.unwrap();
-    assert!(matches!(first.update(&stored).await, Err(StoreError::Conflict { .. })));
+    assert!(matches!(
+        first.update(&stored).await,
+        Err(StoreError::Conflict { .. })
+    ));
     drop((first, second));
     let reopened = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap());
     assert_eq!(reopened.get(&config.id).await.unwrap().unwrap(), updated);

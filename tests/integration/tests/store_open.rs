@@ -6,7 +6,9 @@ mod storage;
 
 use bitconn::config::WebhookId;
 use bitconn::execution_log::LogQuery;
-use bitconn::store::{StoreError, StoreOptions, StoreSpec, Stores, init_stores, init_stores_with, open_stores, open_stores_with};
+use bitconn::store::{
+    StoreError, StoreOptions, StoreSpec, Stores, init_stores, init_stores_with, open_stores, open_stores_with,
+};
 use storage::{Moto, entry, unique_table, webhook};
 use time::OffsetDateTime;
 
@@ -15,9 +17,20 @@ async fn write_and_read(stores: &Stores) -> WebhookId {
     let config = webhook("opened");
     stores.config.create(&config).await.unwrap();
     assert_eq!(stores.config.get(&config.id).await.unwrap().unwrap(), config);
-    stores.log.record(entry(config.id, OffsetDateTime::now_utc(), 1)).await.unwrap();
-    let query = LogQuery { webhook_id: Some(config.id), ..LogQuery::default() };
-    assert_eq!(stores.log.query(&query).await.unwrap().len(), 1, "queries see what was recorded");
+    stores
+        .log
+        .record(entry(config.id, OffsetDateTime::now_utc(), 1))
+        .await
+        .unwrap();
+    let query = LogQuery {
+        webhook_id: Some(config.id),
+        ..LogQuery::default()
+    };
+    assert_eq!(
+        stores.log.query(&query).await.unwrap().len(),
+        1,
+        "queries see what was recorded"
+    );
     config.id
 }
 
@@ -31,7 +44,9 @@ async fn memory_stores_work_and_need_no_init() {
 #[tokio::test]
 async fn sqlite_stores_persist_across_opens() {
     let dir = tempfile::tempdir().unwrap();
-    let spec: StoreSpec = format!("sqlite:{}", dir.path().join("bitconn.db").display()).parse().unwrap();
+    let spec: StoreSpec = format!("sqlite:{}", dir.path().join("bitconn.db").display())
+        .parse()
+        .unwrap();
     init_stores(&spec).await.unwrap();
     init_stores(&spec).await.unwrap();
     let stores = open_stores(&spec).await.unwrap();
@@ -41,7 +56,10 @@ async fn sqlite_stores_persist_across_opens() {
 
     let reopened = open_stores(&spec).await.unwrap();
     assert!(reopened.config.get(&id).await.unwrap().is_some());
-    let query = LogQuery { webhook_id: Some(id), ..LogQuery::default() };
+    let query = LogQuery {
+        webhook_id: Some(id),
+        ..LogQuery::default()
+    };
     assert_eq!(reopened.log.query(&query).await.unwrap().len(), 1);
 }
 
@@ -57,13 +75,19 @@ async fn sqlite_file_that_cannot_be_created_is_a_clear_error() {
     let error = open_stores(&spec).await.err().unwrap();
     assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
     let message = error.to_string();
-    assert!(message.contains("/nonexistent-dir/for/sure/bitconn.db") && message.contains("unable to open"), "{message}");
+    assert!(
+        message.contains("/nonexistent-dir/for/sure/bitconn.db") && message.contains("unable to open"),
+        "{message}"
+    );
 }
 
 #[tokio::test]
 async fn dynamodb_stores_before_and_after_init() {
     let moto = Moto::shared();
-    let options = StoreOptions { sdk_config: Some(moto.sdk_config().await), ..StoreOptions::default() };
+    let options = StoreOptions {
+        sdk_config: Some(moto.sdk_config().await),
+        ..StoreOptions::default()
+    };
     let prefix = unique_table("app");
     let spec: StoreSpec = format!("dynamodb:{prefix}-webhooks").parse().unwrap();
     let log_table = format!("{prefix}-execution-log");
@@ -72,9 +96,20 @@ async fn dynamodb_stores_before_and_after_init() {
     let stores = open_stores_with(&spec, &options).await.unwrap();
     let error = stores.config.get(&WebhookId::generate()).await.unwrap_err();
     assert!(matches!(error, StoreError::Missing(_)), "{error:?}");
-    assert!(error.to_string().contains(&format!("{prefix}-webhooks")) && error.to_string().contains("bitconn store init"));
-    let error = stores.log.query(&LogQuery::default()).await.unwrap_err().to_string();
-    assert!(error.contains(&log_table) && error.contains("bitconn store init"), "{error}");
+    assert!(
+        error.to_string().contains(&format!("{prefix}-webhooks"))
+            && error.to_string().contains("bitconn store init")
+    );
+    let error = stores
+        .log
+        .query(&LogQuery::default())
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains(&log_table) && error.contains("bitconn store init"),
+        "{error}"
+    );
 
     init_stores_with(&spec, &options).await.unwrap();
     init_stores_with(&spec, &options).await.unwrap();

@@ -6,10 +6,12 @@ pub mod moto;
 use bitconn::config::{
     FieldRule, HttpVerb, ModelAccess, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
 };
-use bitconn::execution_log::{DynamoExecutionLog, ExecutionLog, ExecutionLogEntry, MemoryExecutionLog, Outcome, SqliteExecutionLog};
+use bitconn::execution_log::{
+    DynamoExecutionLog, ExecutionLog, ExecutionLogEntry, MemoryExecutionLog, Outcome, SqliteExecutionLog,
+};
 use bitconn::store::{
-    ConfigStore, DynamoConfigStore, MemoryConfigStore, SqliteConfigStore, SqliteDb, SqliteLocation, create_log_table,
-    create_webhooks_table,
+    ConfigStore, DynamoConfigStore, MemoryConfigStore, SqliteConfigStore, SqliteDb, SqliteLocation,
+    create_log_table, create_webhooks_table,
 };
 use std::sync::Arc;
 use time::{Duration, OffsetDateTime};
@@ -34,13 +36,20 @@ pub fn webhook(name: &str) -> WebhookConfig {
             api_key: "odoo-api-key".into(),
         },
         models: ModelAccess::Only(["res.partner".parse().unwrap(), "sale.order".parse().unwrap()].into()),
-        permissions: Permissions { can_create: true, can_write: true, can_unlink: true },
+        permissions: Permissions {
+            can_create: true,
+            can_write: true,
+            can_unlink: true,
+        },
     };
     let (mut config, _) = WebhookConfig::create(new, now);
     config.rotate_secret(Some(Duration::hours(1)), now);
     config.field_rules.insert(
         "res.partner".parse().unwrap(),
-        FieldRule { allow: Some(["name".into(), "email".into()].into()), deny: ["vat".into()].into() },
+        FieldRule {
+            allow: Some(["name".into(), "email".into()].into()),
+            deny: ["vat".into()].into(),
+        },
     );
     config.allowed_verbs = vec![HttpVerb::Post, HttpVerb::Put];
     config
@@ -51,47 +60,77 @@ pub fn entry(webhook_id: WebhookId, at: OffsetDateTime, n: u32) -> ExecutionLogE
         at,
         webhook_id,
         http_verb: "POST".into(),
-        method: (n % 3 != 0).then(|| "search".into()),
-        model: (n % 3 != 0).then(|| "res.partner".into()),
-        outcome: if n % 2 == 0 { Outcome::Success } else { Outcome::OdooError },
-        status: if n % 2 == 0 { 200 } else { 400 },
+        method: (!n.is_multiple_of(3)).then(|| "search".into()),
+        model: (!n.is_multiple_of(3)).then(|| "res.partner".into()),
+        outcome: if n.is_multiple_of(2) {
+            Outcome::Success
+        } else {
+            Outcome::OdooError
+        },
+        status: if n.is_multiple_of(2) { 200 } else { 400 },
         duration_ms: u64::from(n) * 7,
         odoo_calls: n % 4,
-        error_code: (n % 2 == 1).then(|| "odoo_error".into()),
+        error_code: (!n.is_multiple_of(2)).then(|| "odoo_error".into()),
         request_body: format!("{{\"method\":\"search\",\"n\":{n}}}"),
     }
 }
 
 pub async fn memory_store() -> Subject<dyn ConfigStore> {
-    Subject { port: Arc::new(MemoryConfigStore::new()), keep: None }
+    Subject {
+        port: Arc::new(MemoryConfigStore::new()),
+        keep: None,
+    }
 }
 
 pub async fn sqlite_store() -> Subject<dyn ConfigStore> {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join("store.db"))).await.unwrap();
-    Subject { port: Arc::new(SqliteConfigStore::new(db)), keep: Some(dir) }
+    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join("store.db")))
+        .await
+        .unwrap();
+    Subject {
+        port: Arc::new(SqliteConfigStore::new(db)),
+        keep: Some(dir),
+    }
 }
 
 pub async fn dynamodb_store() -> Subject<dyn ConfigStore> {
     let sdk = Moto::shared().sdk_config().await;
     let table = unique_table("webhooks");
-    create_webhooks_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
-    Subject { port: Arc::new(DynamoConfigStore::from_sdk_config(&sdk, table)), keep: None }
+    create_webhooks_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    Subject {
+        port: Arc::new(DynamoConfigStore::from_sdk_config(&sdk, table)),
+        keep: None,
+    }
 }
 
 pub async fn memory_log(retention: Duration) -> Subject<dyn ExecutionLog> {
-    Subject { port: Arc::new(MemoryExecutionLog::with_retention(retention)), keep: None }
+    Subject {
+        port: Arc::new(MemoryExecutionLog::with_retention(retention)),
+        keep: None,
+    }
 }
 
 pub async fn sqlite_log(retention: Duration) -> Subject<dyn ExecutionLog> {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join("log.db"))).await.unwrap();
-    Subject { port: Arc::new(SqliteExecutionLog::with_retention(db, retention)), keep: Some(dir) }
+    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join("log.db")))
+        .await
+        .unwrap();
+    Subject {
+        port: Arc::new(SqliteExecutionLog::with_retention(db, retention)),
+        keep: Some(dir),
+    }
 }
 
 pub async fn dynamodb_log(retention: Duration) -> Subject<dyn ExecutionLog> {
     let sdk = Moto::shared().sdk_config().await;
     let table = unique_table("log");
-    create_log_table(&aws_sdk_dynamodb::Client::new(&sdk), &table).await.unwrap();
-    Subject { port: Arc::new(DynamoExecutionLog::from_sdk_config(&sdk, table, retention)), keep: None }
+    create_log_table(&aws_sdk_dynamodb::Client::new(&sdk), &table)
+        .await
+        .unwrap();
+    Subject {
+        port: Arc::new(DynamoExecutionLog::from_sdk_config(&sdk, table, retention)),
+        keep: None,
+    }
 }

@@ -52,10 +52,15 @@ impl Moto {
                 return Err(format!("moto_server did not start ({status}): {}", stderr.trim()));
             }
             if answers_http(port) {
-                return Ok(Self { launcher, endpoint: format!("http://127.0.0.1:{port}") });
+                return Ok(Self {
+                    launcher,
+                    endpoint: format!("http://127.0.0.1:{port}"),
+                });
             }
             if Instant::now() > deadline {
-                return Err(format!("moto_server did not answer on port {port} within {STARTUP_TIMEOUT:?}"));
+                return Err(format!(
+                    "moto_server did not answer on port {port} within {STARTUP_TIMEOUT:?}"
+                ));
             }
             std::thread::sleep(POLL_INTERVAL);
         }
@@ -83,11 +88,15 @@ impl Moto {
 }
 
 fn answers_http(port: u16) -> bool {
-    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else { return false };
+    let Ok(mut stream) = TcpStream::connect(("127.0.0.1", port)) else {
+        return false;
+    };
     let _ = stream.set_read_timeout(Some(Duration::from_secs(2)));
     let request = "GET /moto-api/ HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
     let mut head = [0u8; 12];
-    stream.write_all(request.as_bytes()).is_ok() && stream.read_exact(&mut head).is_ok() && head.starts_with(b"HTTP/1.")
+    stream.write_all(request.as_bytes()).is_ok()
+        && stream.read_exact(&mut head).is_ok()
+        && head.starts_with(b"HTTP/1.")
 }
 
 impl Drop for Moto {
