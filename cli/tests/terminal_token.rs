@@ -18,7 +18,12 @@ fn bitconn(args: &[&str], key: Option<&str>) -> Output {
 
 #[test]
 fn prints_a_verifiable_single_use_token_alone() {
-    let out = bitconn(&["terminal", "token", "--user", "admin", "--mode", "odoo", "--ttl", "90s"], Some(KEY));
+    let out = bitconn(
+        &[
+            "terminal", "token", "--user", "admin", "--mode", "odoo", "--ttl", "90s",
+        ],
+        Some(KEY),
+    );
     assert!(out.status.success(), "{out:?}");
     let stdout = String::from_utf8(out.stdout).unwrap();
     assert_eq!(stdout.lines().count(), 1, "{stdout:?}");
@@ -38,10 +43,26 @@ fn prints_a_verifiable_single_use_token_alone() {
 #[test]
 fn refuses_without_a_proper_key_or_with_a_long_ttl() {
     for (args, key, expect) in [
-        (&["terminal", "token", "--user", "admin"][..], None, "WS_SECRET_KEY"),
-        (&["terminal", "token", "--user", "admin"][..], Some("short"), "WS_SECRET_KEY"),
-        (&["terminal", "token", "--user", "admin", "--ttl", "1h"][..], Some(KEY), "lifetime"),
-        (&["terminal", "token", "--user", "admin", "--mode", "zsh"][..], Some(KEY), "zsh"),
+        (
+            &["terminal", "token", "--user", "admin"][..],
+            None,
+            "WS_SECRET_KEY",
+        ),
+        (
+            &["terminal", "token", "--user", "admin"][..],
+            Some("short"),
+            "WS_SECRET_KEY",
+        ),
+        (
+            &["terminal", "token", "--user", "admin", "--ttl", "1h"][..],
+            Some(KEY),
+            "lifetime",
+        ),
+        (
+            &["terminal", "token", "--user", "admin", "--mode", "zsh"][..],
+            Some(KEY),
+            "zsh",
+        ),
     ] {
         let out = bitconn(args, key);
         assert!(!out.status.success(), "{args:?}");

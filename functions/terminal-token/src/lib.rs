@@ -60,7 +60,13 @@ impl Settings {
                 .ok_or(SettingsError::Ttl(v))?,
             None => token::DEFAULT_TTL,
         };
-        Ok(Settings { odoo_url, odoo_db, secret, ttl, ws_url: get("TERMINAL_WS_URL") })
+        Ok(Settings {
+            odoo_url,
+            odoo_db,
+            secret,
+            ttl,
+            ws_url: get("TERMINAL_WS_URL"),
+        })
     }
 }
 
@@ -83,7 +89,10 @@ pub struct Reply {
 
 impl Reply {
     fn error(status: u16, error: &str, message: impl Into<String>) -> Self {
-        Reply { status, body: json!({"ok": false, "error": error, "message": message.into()}) }
+        Reply {
+            status,
+            body: json!({"ok": false, "error": error, "message": message.into()}),
+        }
     }
 }
 
@@ -95,14 +104,23 @@ pub struct TokenService {
 
 impl TokenService {
     pub fn new(settings: Settings) -> Self {
-        TokenService { settings, odoo: OdooClient::new(ODOO_CONNECT_TIMEOUT, ODOO_TIMEOUT) }
+        TokenService {
+            settings,
+            odoo: OdooClient::new(ODOO_CONNECT_TIMEOUT, ODOO_TIMEOUT),
+        }
     }
 
     /// Handles one `POST` body.
     pub async fn issue(&self, body: &[u8]) -> Reply {
         let request: TokenRequest = match serde_json::from_slice(body) {
             Ok(r) => r,
-            Err(e) => return Reply::error(400, "invalid_json", format!("expected {{login, password, mode?}}: {e}")),
+            Err(e) => {
+                return Reply::error(
+                    400,
+                    "invalid_json",
+                    format!("expected {{login, password, mode?}}: {e}"),
+                );
+            }
         };
         if request.login.trim().is_empty()
             || request.password.is_empty()
@@ -120,7 +138,11 @@ impl TokenService {
             Ok(true) => {}
             Ok(false) => {
                 tracing::warn!(%login, "terminal token refused: not in Settings / Administration");
-                return Reply::error(403, "forbidden", "terminal access is for Settings / Administration members");
+                return Reply::error(
+                    403,
+                    "forbidden",
+                    "terminal access is for Settings / Administration members",
+                );
             }
             Err(e) => return odoo_failure(&login, &e),
         }
@@ -152,11 +174,25 @@ impl TokenService {
         let calls = CallCounter::default();
         let session = self.odoo.session(&conn, &calls).await?;
         let answer = if session.version().has_has_access() {
-            session.execute_kw(ADMIN_PROBE_MODEL, "has_access", vec![json!([]), json!("read")], Map::new()).await
+            session
+                .execute_kw(
+                    ADMIN_PROBE_MODEL,
+                    "has_access",
+                    vec![json!([]), json!("read")],
+                    Map::new(),
+                )
+                .await
         } else {
             let mut kwargs = Map::new();
             kwargs.insert("raise_exception".into(), json!(false));
-            session.execute_kw(ADMIN_PROBE_MODEL, "check_access_rights", vec![json!("read")], kwargs).await
+            session
+                .execute_kw(
+                    ADMIN_PROBE_MODEL,
+                    "check_access_rights",
+                    vec![json!("read")],
+                    kwargs,
+                )
+                .await
         };
         match answer {
             Ok(Value::Bool(allowed)) => Ok(allowed),
