@@ -1,0 +1,178 @@
+//! res.partner: complete name, commercial entity, address display, defaults, name constraint, restricting keys.
+
+use serde_json::{Map, Value, json};
+
+use crate::db::Record;
+use crate::error::{OdooError, OdooResult};
+use crate::orm::Env;
+use crate::orm::create::MutEnv;
+
+/// Address fields a contact copies from its company on create.
+const ADDRESS: &[&str] = &["street", "street2", "zip", "city", "state_id", "country_id"];
+
+fn s<'r>(rec: &'r Record, f: &str) -> Option<&'r str> {
+    rec.get(f).and_then(Value::as_str).filter(|v| !v.is_empty())
+}
+
+pub fn display_name(env: &Env<'_>, id: i64, rec: &Record) -> Value {
+    let name = rec.get("complete_name").and_then(Value::as_str).map_or_else(|| complete_name(env, id, rec), str::to_owned);
+    if !env.ctx.get("show_address").is_some_and(crate::orm::convert::truthy) {
+        return Value::String(name);
+    }
+    let country = rec.get("country_id").and_then(Value::as_i64);
+    let country_code = country.and_then(|c| env.db.row("res.country", c)).and_then(|c| s(c, "code")).unwrap_or_default().to_owned();
+    let country_name = country.map(|c| env.target_name("res.country", c)).and_then(|v| v.as_str().map(str::to_owned));
+    let state_code = rec.get("state_id").and_then(Value::as_i64).and_then(|st| env.db.row("res.country.state", st)).and_then(|r| s(r, "code")).map(str::to_owned);
+    let (city, zip) = (s(rec, "city").unwrap_or_default(), s(rec, "zip").unwrap_or_default());
+    let city_line = if country_code == "US" {
+        [city, state_code.as_deref().unwrap_or_default(), zip].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    } else {
+        [zip, city].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+    };
+    let mut lines = vec![name];
+    for l in [s(rec, "street").map(str::to_owned), s(rec, "street2").map(str::to_owned), Some(city_line), country_name].into_iter().flatten() {
+        if !l.trim().is_empty() {
+            lines.push(l);
+        }
+    }
+    Value::String(lines.join("\n"))
+}
+
+/// `_get_complete_name`: "Company, Contact" for contacts of a company (or with a company name).
+fn complete_name(env: &Env<'_>, _id: i64, rec: &Record) -> String {
+    let name = s(rec, "name").unwrap_or_default().to_owned();
+    let is_company = rec.get("is_company") == Some(&Value::Bool(true));
+    let parent = rec.get("parent_id").and_then(Value::as_i64);
+    let company_name = s(rec, "company_name");
+    if is_company || (parent.is_none() && company_name.is_none()) {
+        return name;
+    }
+    let prefix = match parent.and_then(|p| env.db.row("res.partner", p)) {
+        Some(p) => commercial_name(env, p),
+        None => company_name.unwrap_or_default().to_owned(),
+    };
+    format!("{prefix}, {name}").trim().to_owned()
+}
+
+fn commercial_name(env: &Env<'_>, rec: &Record) -> String {
+    let mut cur = rec;
+    for _ in 0..10 {
+        if cur.get("is_company") == Some(&Value::Bool(true)) {
+            break;
+        }
+        match cur.get("parent_id").and_then(Value::as_i64).and_then(|p| env.db.row("res.partner", p)) {
+            Some(p) => cur = p,
+            None => break,
+        }
+    }
+    s(cur, "name").unwrap_or_default().to_owned()
+}
+
+pub fn defaults(env: &Env<'_>, for_create: bool) -> Record {
+    let lang = env.ctx.get("lang").cloned().unwrap_or(json!("en_US"));
+    let mut d = json!({
+        "type": "contact", "is_company": false, "active": true, "lang": lang, "tz": env.ctx.get("tz").cloned().unwrap_or(json!(false)),
+        "color": 0, "customer_rank": 0, "supplier_rank": 0, "autopost_bills": "ask",
+        "property_account_receivable_id": 7, "property_account_payable_id": 16,
+        "category_id": if for_create { json!([]) } else { json!([[6, 0, []]]) },
+    });
+    if for_create {
+        d["company_id"] = json!(false);
+        d["user_id"] = json!(false);
+    }
+    d.as_object().cloned().unwrap_or_default()
+}
+
+pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
+    if let Some(parent) = row.get("parent_id").and_then(Value::as_i64).and_then(|p| m.db.row("res.partner", p)).cloned() {
+        for f in ADDRESS {
+            let empty = row.get(*f).is_none_or(|v| matches!(v, Value::Bool(false) | Value::Null));
+            if empty {
+                if let Some(v) = parent.get(*f) {
+                    row.insert((*f).to_owned(), v.clone());
+                }
+            }
+        }
+    }
+    Ok(())
+}
+
+pub fn check_insert(row: &Record) -> OdooResult<()> {
+    let contact = row.get("type").and_then(Value::as_str).unwrap_or("contact") == "contact";
+    if contact && row.get("name").is_none_or(|v| matches!(v, Value::Null | Value::Bool(false))) {
+        return Err(OdooError::validation("The operation cannot be completed: Contacts require a name"));
+    }
+    Ok(())
+}
+
+/// Recomputes the stored names and commercial entity of a partner and of its contacts.
+pub fn recompute(m: &mut MutEnv<'_>, id: i64) {
+    let mut todo = vec![id];
+    let mut depth = 0;
+    while let Some(pid) = todo.pop() {
+        depth += 1;
+        if depth > 1000 {
+            break;
+        }
+        let env = m.env();
+        let Some(rec) = env.db.row("res.partner", pid) else { continue };
+        let complete = complete_name(&env, pid, rec);
+        let is_company = rec.get("is_company") == Some(&Value::Bool(true));
+        let mut commercial = pid;
+        let mut cur = rec;
+        for _ in 0..10 {
+            if cur.get("is_company") == Some(&Value::Bool(true)) {
+                break;
+            }
+            match cur.get("parent_id").and_then(Value::as_i64) {
+                Some(p) => match env.db.row("res.partner", p) {
+                    Some(pr) => {
+                        commercial = p;
+                        cur = pr;
+                    }
+                    None => break,
+                },
+                None => break,
+            }
+        }
+        let commercial_name = env.db.row("res.partner", commercial).and_then(|r| s(r, "name")).map(str::to_owned);
+        let email = s(rec, "email").map(str::to_owned);
+        let name = s(rec, "name").unwrap_or_default().to_owned();
+        let children: Vec<i64> = rec.get("child_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+        if let Some(row) = m.db.row_mut("res.partner", pid) {
+            row.insert("complete_name".into(), json!(complete));
+            row.insert("display_name".into(), json!(complete));
+            row.insert("company_type".into(), json!(if is_company { "company" } else { "person" }));
+            row.insert("commercial_partner_id".into(), json!(commercial));
+            row.insert("commercial_company_name".into(), commercial_name.map_or(json!(false), Value::String));
+            row.insert("email_normalized".into(), email.as_ref().map_or(json!(false), |e| json!(e.to_lowercase())));
+            row.insert("email_formatted".into(), email.as_ref().map_or(json!(false), |e| json!(format!("\"{name}\" <{e}>"))));
+        }
+        todo.extend(children);
+    }
+}
+
+pub fn after_write(m: &mut MutEnv<'_>, id: i64, changed: &Map<String, Value>) {
+    const NAMING: &[&str] = &["name", "parent_id", "is_company", "company_name", "email", "type"];
+    if changed.keys().any(|k| NAMING.contains(&k.as_str())) {
+        recompute(m, id);
+    }
+}
+
+/// Foreign keys to res.partner that forbid deleting a referenced partner: (model, field, constraint model label).
+const RESTRICT: &[(&str, &str)] = &[("sale.order", "partner_id"), ("sale.order", "partner_invoice_id"), ("sale.order", "partner_shipping_id")];
+
+pub fn before_unlink(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
+    for (model, field) in RESTRICT {
+        let Some(table) = m.db.table(model) else { continue };
+        let used = table.rows.values().any(|r| r.get(*field).and_then(Value::as_i64).is_some_and(|p| ids.contains(&p)));
+        if used {
+            let desc = m.model(model).map_or(*model, |md| md.description.as_str());
+            return Err(OdooError::validation(format!(
+                "The operation cannot be completed: another model requires the record being deleted. If possible, archive it instead.\n\nModel: {desc} ({model})\nConstraint: {}_{field}_fkey\n",
+                model.replace('.', "_")
+            )));
+        }
+    }
+    Ok(())
+}

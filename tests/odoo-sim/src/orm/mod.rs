@@ -1,0 +1,101 @@
+//! ORM methods over the in-memory tables: the environment (user, context) and value access shared by them.
+
+pub mod convert;
+pub mod create;
+pub mod read;
+pub mod search;
+pub mod unlink;
+pub mod web;
+pub mod write;
+
+use serde_json::{Map, Value};
+
+use crate::db::{Db, Record};
+use crate::registry::{Field, Kind, Model, Registry};
+
+/// What every ORM call sees: registry, database, user and context.
+pub struct Env<'a> {
+    pub reg: &'a Registry,
+    pub db: &'a Db,
+    pub uid: i64,
+    pub ctx: &'a Map<String, Value>,
+}
+
+impl<'a> Env<'a> {
+    pub fn active_test(&self) -> bool {
+        !matches!(self.ctx.get("active_test"), Some(Value::Bool(false)))
+    }
+
+    /// The same environment with another context.
+    pub fn with_ctx<'b>(&'b self, ctx: &'b Map<String, Value>) -> Env<'b> {
+        Env { reg: self.reg, db: self.db, uid: self.uid, ctx }
+    }
+
+    pub fn model(&self, name: &str) -> Option<&'a Model> {
+        self.reg.model(name)
+    }
+
+    /// `display_name` of a row (model hooks decide; `false` for an unnamed record).
+    pub fn display_name(&self, model: &str, id: i64, rec: &Record) -> Value {
+        crate::models::display_name(self, model, id, rec)
+    }
+
+    /// `display_name` of a many2one target, from its row or from the names the corpus gives.
+    pub fn target_name(&self, model: &str, id: i64) -> Value {
+        match self.db.row(model, id) {
+            Some(rec) => self.display_name(model, id, rec),
+            None => self.db.names.get(&(model.to_owned(), id)).map_or(Value::Bool(false), |n| Value::String(n.clone())),
+        }
+    }
+
+    /// A field's value as the ORM sees it: many2one id, visible x2many ids, computed display name.
+    pub fn value_of(&self, model: &Model, id: i64, rec: &Record, field: &Field) -> Value {
+        match field.name.as_str() {
+            "id" => return Value::from(id),
+            "display_name" => return self.display_name(&model.name, id, rec),
+            _ => {}
+        }
+        if field.kind.is_x2many() {
+            return Value::Array(self.x2many_ids(model, id, rec, field).into_iter().map(Value::from).collect());
+        }
+        match rec.get(&field.name) {
+            Some(v) => v.clone(),
+            None => crate::models::computed(self, model, id, rec, field).unwrap_or(Value::Null),
+        }
+    }
+
+    /// Ids of an x2many as `read` returns them: existing (or unknown-but-plausible) co-records, archived ones
+    /// dropped under `active_test`, in the comodel's order.
+    pub fn x2many_ids(&self, model: &Model, id: i64, rec: &Record, field: &Field) -> Vec<i64> {
+        let mut ids: Vec<i64> = match crate::models::x2many_override(self, model, id, rec, field) {
+            Some(ids) => ids,
+            None => rec.get(&field.name).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default(),
+        };
+        let Some(rel) = field.relation.as_deref() else { return ids };
+        let Some(table) = self.db.table(rel) else { return ids };
+        let comodel = self.reg.model(rel);
+        let check_active = self.active_test() && comodel.is_some_and(Model::has_active);
+        ids.retain(|cid| match table.rows.get(cid) {
+            Some(crec) => !check_active || crec.get("active") != Some(&Value::Bool(false)),
+            None => !table.complete && *cid < table.next_id,
+        });
+        if let Some(cm) = comodel {
+            if ids.iter().all(|cid| table.rows.contains_key(cid)) && ids.len() > 1 {
+                if let Ok(spec) = crate::order::parse(cm, &cm.order) {
+                    crate::order::sort(self, cm, &spec, &mut ids);
+                }
+            }
+        }
+        ids
+    }
+
+    /// Empty value of a field as `read` shows it.
+    pub fn empty(field: &Field) -> Value {
+        match field.kind {
+            Kind::Integer => Value::from(0),
+            Kind::Float | Kind::Monetary => Value::from(0.0),
+            k if k.is_x2many() => Value::Array(Vec::new()),
+            _ => Value::Bool(false),
+        }
+    }
+}

@@ -1,0 +1,102 @@
+//! `web_read` / `web_search_read` with a `specification` (Odoo 17+): nested many2one and x2many reads.
+
+use serde_json::{Map, Value};
+
+use crate::error::{OdooError, OdooResult};
+use crate::orm::read::shape;
+use crate::orm::{Env, search};
+use crate::registry::{Kind, Model};
+
+/// `web_read(ids, specification)`.
+pub fn web_read(env: &Env<'_>, model: &Model, ids: &[i64], spec: &Map<String, Value>) -> OdooResult<Vec<Value>> {
+    for name in spec.keys() {
+        if model.field(name).is_none() {
+            return Err(OdooError::invalid_field(&model.name, name));
+        }
+    }
+    let mut out = Vec::with_capacity(ids.len());
+    for &id in ids {
+        let Some(rec) = env.db.row(&model.name, id) else { continue };
+        let mut obj = Map::with_capacity(spec.len() + 1);
+        obj.insert("id".into(), Value::from(id));
+        for (name, sub) in spec {
+            let Some(field) = model.field(name) else { continue };
+            let v = env.value_of(model, id, rec, field);
+            let sub_fields = sub.get("fields").and_then(Value::as_object);
+            let mut ctx = env.ctx.clone();
+            if let Some(extra) = sub.get("context").and_then(Value::as_object) {
+                ctx.extend(extra.iter().map(|(k, v)| (k.clone(), v.clone())));
+            }
+            let sub_env = env.with_ctx(&ctx);
+            let comodel = field.relation.as_deref().and_then(|r| env.reg.model(r));
+            let value = match (field.kind, sub_fields, comodel) {
+                (Kind::Many2one, Some(sf), Some(cm)) => match v.as_i64() {
+                    Some(tid) => {
+                        let nested = if env.db.exists(&cm.name, tid) { web_read(&sub_env, cm, &[tid], sf)?.pop() } else { None };
+                        nested.unwrap_or_else(|| {
+                            let mut o = Map::new();
+                            o.insert("id".into(), Value::from(tid));
+                            if sf.contains_key("display_name") {
+                                o.insert("display_name".into(), sub_env.target_name(&cm.name, tid));
+                            }
+                            Value::Object(o)
+                        })
+                    }
+                    None => Value::Bool(false),
+                },
+                (Kind::Many2one, _, _) => v.as_i64().map_or(Value::Bool(false), Value::from),
+                (k, Some(sf), Some(cm)) if k.is_x2many() => {
+                    let mut child_ids: Vec<i64> = v.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+                    if let Some(order) = sub.get("order").and_then(Value::as_str) {
+                        let items = crate::order::parse(cm, order)?;
+                        crate::order::sort(env, cm, &items, &mut child_ids);
+                    }
+                    let limit = sub.get("limit").and_then(Value::as_u64).map_or(child_ids.len(), |l| l as usize);
+                    let (head, tail) = child_ids.split_at(limit.min(child_ids.len()));
+                    let mut list = web_read(&sub_env, cm, head, sf)?;
+                    list.extend(tail.iter().map(|i| {
+                        let mut o = Map::new();
+                        o.insert("id".into(), Value::from(*i));
+                        Value::Object(o)
+                    }));
+                    Value::Array(list)
+                }
+                _ => shape(env, field, v, true),
+            };
+            obj.insert(name.clone(), value);
+        }
+        out.push(Value::Object(obj));
+    }
+    Ok(out)
+}
+
+/// `web_search_read(domain, specification, offset, limit, order, count_limit)`.
+pub fn web_search_read(
+    env: &Env<'_>,
+    model: &Model,
+    domain: &Value,
+    spec: &Map<String, Value>,
+    offset: &Value,
+    limit: &Value,
+    order: &Value,
+    count_limit: &Value,
+) -> OdooResult<Value> {
+    let ids = search::search(env, model, domain, offset, limit, order)?;
+    let records = web_read(env, model, &ids, spec)?;
+    if records.is_empty() {
+        return Ok(serde_json::json!({"length": 0, "records": []}));
+    }
+    let offset = offset.as_u64().unwrap_or(0) as usize;
+    let limit = limit.as_u64().filter(|l| *l > 0).map(|l| l as usize);
+    let count_limit = count_limit.as_u64().map(|c| c as usize);
+    let current = records.len() + offset;
+    let limit_reached = limit == Some(records.len());
+    let count_limit_reached = count_limit.is_some_and(|c| c <= current);
+    let length = if limit.is_some() && limit_reached && !count_limit_reached {
+        let all = search::filter(env, model, domain)?.len();
+        count_limit.map_or(all, |c| all.min(c))
+    } else {
+        current
+    };
+    Ok(serde_json::json!({"length": length, "records": records}))
+}
