@@ -49,7 +49,7 @@ python3 "$WORK/terminado_app.py" "$TPORT" 2>"$WORK/terminado.log" &
 PIDS+=("$!"); wait_port "$TPORT"; TURL="ws://127.0.0.1:$TPORT/websocket"
 
 start_host
-echo "running: $KEYS keystrokes, cat of $(du -m "$WORK/data.txt" | cut -f1) MB, each against both servers" >&2
+echo "running: $KEYS keystrokes, cat of $(( $(stat -c %s "$WORK/data.txt") / 1000000 )) MB, each against both servers" >&2
 {
   "$CLIENT" host "$HOST_URL" echo "$KEYS"
   "$CLIENT" terminado "$TURL" echo "$KEYS"
