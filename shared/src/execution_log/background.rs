@@ -1,22 +1,19 @@
 //! `BackgroundLog`: hands entries to a background writer so recording costs the request path almost nothing.
 
 use async_trait::async_trait;
-use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
-use tokio::sync::{mpsc, oneshot};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::Duration;
+use tokio::sync::Notify;
 
 use super::{ExecutionLog, ExecutionLogEntry, LogError, LogQuery};
 
 /// Entries waiting for the writer before new ones are dropped (a burst the sink cannot keep up with).
 pub const DEFAULT_LOG_QUEUE: usize = 4096;
-/// Most entries written in one batch (DynamoDB's `BatchWriteItem` takes 25 items per request).
+/// Entries that wake the writer early; also the most written in one batch.
 pub const DEFAULT_LOG_BATCH: usize = 100;
-
-enum Message {
-    Entry(ExecutionLogEntry),
-    /// Answered once every entry queued before it is written (or has failed).
-    Flush(oneshot::Sender<()>),
-}
+/// How long an entry may wait for the writer when traffic is light.
+pub const DEFAULT_LOG_INTERVAL: Duration = Duration::from_millis(200);
 
 #[derive(Default)]
 struct Counters {
@@ -30,124 +27,156 @@ struct Counters {
 pub struct BackgroundLogStats {
     /// Stored by the sink.
     pub written: u64,
-    /// Refused because the queue was full (or the writer had stopped).
+    /// Refused because the queue was full.
     pub dropped: u64,
     /// Lost because the sink failed to store them.
     pub failed: u64,
 }
 
-/// Wraps a sink: `record` only queues (never blocks, never fails; when the queue is full the entry is dropped and
-/// counted), and a task writes queued entries in batches. Queries read the sink after the queue is written.
-pub struct BackgroundLog {
+struct Shared {
     sink: Arc<dyn ExecutionLog>,
-    sender: mpsc::Sender<Message>,
-    counters: Arc<Counters>,
+    pending: Mutex<Vec<ExecutionLogEntry>>,
+    queue: usize,
+    batch: usize,
+    wake: Notify,
+    /// Held while entries are being written, so `flush` also waits for a batch already in flight.
+    writing: tokio::sync::Mutex<()>,
+    closed: AtomicBool,
+    counters: Counters,
+}
+
+impl Shared {
+    /// Writes everything pending, batch by batch. Failures are counted and logged, never returned.
+    async fn write_pending(&self) {
+        let _writing = self.writing.lock().await;
+        loop {
+            let batch: Vec<_> = {
+                let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
+                let take = pending.len().min(self.batch);
+                pending.drain(..take).collect()
+            };
+            if batch.is_empty() {
+                return;
+            }
+            let count = batch.len() as u64;
+            match self.sink.record_batch(batch).await {
+                Ok(()) => self.counters.written.fetch_add(count, Ordering::Relaxed),
+                Err(error) => {
+                    tracing::warn!(%error, entries = count, "execution log entries could not be stored");
+                    self.counters.failed.fetch_add(count, Ordering::Relaxed)
+                }
+            };
+        }
+    }
+}
+
+/// Wraps a sink: `record` appends to a bounded in-memory queue (no await, no system call; when the queue is
+/// full the entry is dropped and counted) and a task writes the queue in batches, every `interval` or as soon
+/// as a batch is full. Queries first write what is queued, so they see every entry recorded before them.
+pub struct BackgroundLog {
+    shared: Arc<Shared>,
 }
 
 impl BackgroundLog {
-    /// Starts the writer task on the current tokio runtime, with the default queue and batch sizes.
+    /// Starts the writer task on the current tokio runtime, with the default limits.
     pub fn spawn(sink: Arc<dyn ExecutionLog>) -> Self {
-        Self::with_limits(sink, DEFAULT_LOG_QUEUE, DEFAULT_LOG_BATCH)
+        Self::with_limits(sink, DEFAULT_LOG_QUEUE, DEFAULT_LOG_BATCH, DEFAULT_LOG_INTERVAL)
     }
 
-    pub fn with_limits(sink: Arc<dyn ExecutionLog>, queue: usize, batch: usize) -> Self {
-        let (sender, receiver) = mpsc::channel(queue.max(1));
-        let counters = Arc::new(Counters::default());
-        tokio::spawn(write_batches(
-            Arc::clone(&sink),
-            receiver,
-            batch.max(1),
-            Arc::clone(&counters),
-        ));
-        Self {
+    pub fn with_limits(sink: Arc<dyn ExecutionLog>, queue: usize, batch: usize, interval: Duration) -> Self {
+        let shared = Arc::new(Shared {
             sink,
-            sender,
-            counters,
-        }
+            pending: Mutex::new(Vec::new()),
+            queue: queue.max(1),
+            batch: batch.max(1),
+            wake: Notify::new(),
+            writing: tokio::sync::Mutex::new(()),
+            closed: AtomicBool::new(false),
+            counters: Counters::default(),
+        });
+        tokio::spawn(write_in_background(Arc::clone(&shared), interval));
+        Self { shared }
     }
 
     pub fn stats(&self) -> BackgroundLogStats {
+        let counters = &self.shared.counters;
         BackgroundLogStats {
-            written: self.counters.written.load(Ordering::Relaxed),
-            dropped: self.counters.dropped.load(Ordering::Relaxed),
-            failed: self.counters.failed.load(Ordering::Relaxed),
+            written: counters.written.load(Ordering::Relaxed),
+            dropped: counters.dropped.load(Ordering::Relaxed),
+            failed: counters.failed.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The request-path part of `record`: no await point, so callers on any thread pay only a short lock.
+    pub fn enqueue(&self, entry: ExecutionLogEntry) {
+        let shared = &self.shared;
+        let queued = {
+            let mut pending = shared.pending.lock().unwrap_or_else(PoisonError::into_inner);
+            if pending.len() >= shared.queue {
+                None
+            } else {
+                pending.push(entry);
+                Some(pending.len())
+            }
+        };
+        match queued {
+            Some(len) if len == shared.batch => shared.wake.notify_one(),
+            Some(_) => {}
+            None => {
+                let dropped = shared.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
+                // Warn on the 1st, 2nd, 4th, 8th… drop: visible, without a flood of warnings during an overload.
+                if dropped.is_power_of_two() {
+                    tracing::warn!(dropped, "execution log queue full; entries dropped");
+                }
+            }
         }
     }
 }
 
-async fn write_batches(
-    sink: Arc<dyn ExecutionLog>,
-    mut receiver: mpsc::Receiver<Message>,
-    batch: usize,
-    counters: Arc<Counters>,
-) {
-    let mut entries = Vec::with_capacity(batch);
-    let mut waiters = Vec::new();
-    while let Some(first) = receiver.recv().await {
-        let mut next = Some(first);
-        while let Some(message) = next.take() {
-            match message {
-                Message::Entry(entry) => entries.push(entry),
-                Message::Flush(waiter) => {
-                    waiters.push(waiter);
-                    break;
-                }
-            }
-            if entries.len() < batch {
-                next = receiver.try_recv().ok();
-            }
+async fn write_in_background(shared: Arc<Shared>, interval: Duration) {
+    loop {
+        tokio::select! {
+            () = shared.wake.notified() => {}
+            () = tokio::time::sleep(interval) => {}
         }
-        if !entries.is_empty() {
-            let count = entries.len() as u64;
-            match sink.record_batch(std::mem::take(&mut entries)).await {
-                Ok(()) => counters.written.fetch_add(count, Ordering::Relaxed),
-                Err(error) => {
-                    tracing::warn!(%error, entries = count, "execution log entries could not be stored");
-                    counters.failed.fetch_add(count, Ordering::Relaxed)
-                }
-            };
-            entries = Vec::with_capacity(batch);
+        shared.write_pending().await;
+        if shared.closed.load(Ordering::Acquire) {
+            // Entries recorded between the last write and the close.
+            shared.write_pending().await;
+            return;
         }
-        for waiter in waiters.drain(..) {
-            let _ = waiter.send(());
-        }
+    }
+}
+
+impl Drop for BackgroundLog {
+    /// The writer stores what is still queued, then stops (as long as the runtime keeps running).
+    fn drop(&mut self) {
+        self.shared.closed.store(true, Ordering::Release);
+        self.shared.wake.notify_one();
     }
 }
 
 #[async_trait]
 impl ExecutionLog for BackgroundLog {
     async fn record(&self, entry: ExecutionLogEntry) -> Result<(), LogError> {
-        if self.sender.try_send(Message::Entry(entry)).is_err() {
-            let dropped = self.counters.dropped.fetch_add(1, Ordering::Relaxed) + 1;
-            // Warn on the 1st, 2nd, 4th, 8th… drop: visible, but no flood of warnings during an overload.
-            if dropped.is_power_of_two() {
-                tracing::warn!(dropped, "execution log queue full; entries dropped");
-            }
-        }
+        self.enqueue(entry);
         Ok(())
     }
 
     async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
-        for entry in entries {
-            self.record(entry).await?;
-        }
+        entries.into_iter().for_each(|entry| self.enqueue(entry));
         Ok(())
     }
 
     async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError> {
         self.flush().await?;
-        self.sink.query(query).await
+        self.shared.sink.query(query).await
     }
 
+    /// Writes everything queued so far (failures are counted, as in the background) and flushes the sink.
     async fn flush(&self) -> Result<(), LogError> {
-        let (waiter, done) = oneshot::channel();
-        let stopped = || LogError::message("the execution log writer has stopped");
-        self.sender
-            .send(Message::Flush(waiter))
-            .await
-            .map_err(|_| stopped())?;
-        done.await.map_err(|_| stopped())?;
-        self.sink.flush().await
+        self.shared.write_pending().await;
+        self.shared.sink.flush().await
     }
 }
 
@@ -174,7 +203,7 @@ mod tests {
         }
     }
 
-    /// A sink that waits for a signal before each batch, to fill the queue deterministically.
+    /// A sink that waits for a permit before each batch, to hold the writer deterministically.
     struct GatedSink {
         inner: MemoryExecutionLog,
         gate: tokio::sync::Semaphore,
@@ -187,14 +216,15 @@ mod tests {
         }
         async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
             self.gate.acquire().await.map_err(LogError::backend)?.forget();
-            for entry in entries {
-                self.inner.record(entry).await?;
-            }
-            Ok(())
+            self.inner.record_batch(entries).await
         }
         async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError> {
             self.inner.query(query).await
         }
+    }
+
+    fn pending(log: &BackgroundLog) -> usize {
+        log.shared.pending.lock().unwrap().len()
     }
 
     #[tokio::test]
@@ -227,34 +257,71 @@ mod tests {
         );
     }
 
+    #[tokio::test(start_paused = true)]
+    async fn the_writer_runs_on_its_own_when_a_batch_fills_or_the_interval_ends() {
+        let sink = Arc::new(MemoryExecutionLog::new());
+        let log = BackgroundLog::with_limits(sink.clone(), 100, 10, Duration::from_secs(1));
+        let id = WebhookId::generate();
+        for n in 0..10 {
+            log.enqueue(entry(id, n));
+        }
+        tokio::time::sleep(Duration::from_millis(1)).await;
+        assert_eq!(log.stats().written, 10, "a full batch wakes the writer");
+        log.enqueue(entry(id, 10));
+        tokio::time::sleep(Duration::from_millis(500)).await;
+        assert_eq!(log.stats().written, 10);
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        assert_eq!(log.stats().written, 11, "the interval writes what is left");
+    }
+
     #[tokio::test]
     async fn a_full_queue_drops_and_counts_instead_of_blocking() {
+        let gate = tokio::sync::Semaphore::new(0);
         let sink = Arc::new(GatedSink {
             inner: MemoryExecutionLog::new(),
-            gate: tokio::sync::Semaphore::new(0),
+            gate,
         });
-        let log = BackgroundLog::with_limits(sink.clone(), 4, 2);
+        let log = BackgroundLog::with_limits(sink.clone(), 4, 2, Duration::from_secs(3600));
         let id = WebhookId::generate();
-        // The writer takes the first batch and waits at the gate; the queue then holds 4 more; the rest drop.
-        log.record(entry(id, 0)).await.unwrap();
-        tokio::task::yield_now().await;
-        while log.sender.capacity() < 4 {
+        // The first full batch wakes the writer, which takes it and waits at the gate.
+        log.enqueue(entry(id, 0));
+        log.enqueue(entry(id, 1));
+        while pending(&log) > 0 {
             tokio::task::yield_now().await;
         }
-        for n in 1..=10 {
-            log.record(entry(id, n)).await.unwrap();
+        // The queue takes 4 more; the other 5 are dropped without waiting.
+        for n in 2..=10 {
+            log.enqueue(entry(id, n));
         }
-        assert_eq!(log.stats().dropped, 6);
+        assert_eq!(log.stats().dropped, 5);
         sink.gate.add_permits(100);
         log.flush().await.unwrap();
-        assert_eq!(sink.inner.query(&LogQuery::default()).await.unwrap().len(), 5);
+        assert_eq!(sink.inner.query(&LogQuery::default()).await.unwrap().len(), 6);
         assert_eq!(
             log.stats(),
             BackgroundLogStats {
-                written: 5,
-                dropped: 6,
+                written: 6,
+                dropped: 5,
                 failed: 0
             }
         );
+    }
+
+    #[tokio::test]
+    async fn dropping_the_log_writes_what_is_queued() {
+        let sink = Arc::new(MemoryExecutionLog::new());
+        let log = BackgroundLog::with_limits(sink.clone(), 100, 50, Duration::from_secs(3600));
+        let id = WebhookId::generate();
+        for n in 0..7 {
+            log.enqueue(entry(id, n));
+        }
+        drop(log);
+        for _ in 0..100 {
+            if sink.query(&LogQuery::default()).await.unwrap().len() == 7 {
+                return;
+            }
+            tokio::task::yield_now().await;
+        }
+        panic!("queued entries were not written after drop");
     }
 }

@@ -8,7 +8,9 @@ mod redact;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 
-pub use background::{BackgroundLog, BackgroundLogStats, DEFAULT_LOG_BATCH, DEFAULT_LOG_QUEUE};
+pub use background::{
+    BackgroundLog, BackgroundLogStats, DEFAULT_LOG_BATCH, DEFAULT_LOG_INTERVAL, DEFAULT_LOG_QUEUE,
+};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoExecutionLog;
 pub use memory::MemoryExecutionLog;
