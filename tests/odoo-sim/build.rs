@@ -5,7 +5,9 @@ use std::path::Path;
 
 fn main() {
     let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("golden");
-    let mut out = String::from("/// (kind, file stem, contents) of every embedded corpus file.\npub static FILES: &[(&str, &str, &str)] = &[\n");
+    let mut out = String::from(
+        "/// (kind, file stem, contents) of every embedded corpus file.\npub static FILES: &[(&str, &str, &str)] = &[\n",
+    );
     for kind in ["models", "data"] {
         let dir = root.join(kind);
         println!("cargo:rerun-if-changed={}", dir.display());
@@ -21,7 +23,11 @@ fn main() {
         for name in names {
             let stem = name.trim_end_matches(".json");
             let path = dir.join(&name);
-            let _ = writeln!(out, "    ({kind:?}, {stem:?}, include_str!({:?})),", path.display().to_string());
+            let _ = writeln!(
+                out,
+                "    ({kind:?}, {stem:?}, include_str!({:?})),",
+                path.display().to_string()
+            );
         }
     }
     out.push_str("];\n");

@@ -57,16 +57,51 @@ const PRODUCT_ADMIN: &[&str] = &["Extra Rights/Product Creation", "Sales/Adminis
 /// ACL denials of the restricted demo user: (model, operations denied, groups that would allow them).
 const DENIED: &[(&str, &[Op], &[&str])] = &[
     ("account.move", &[Op::Write, Op::Create, Op::Unlink], INVOICING),
-    ("account.move.line", &[Op::Write, Op::Create, Op::Unlink], INVOICING),
+    (
+        "account.move.line",
+        &[Op::Write, Op::Create, Op::Unlink],
+        INVOICING,
+    ),
     ("account.journal", &[Op::Write, Op::Create, Op::Unlink], INVOICING),
-    ("account.payment", &[Op::Read, Op::Write, Op::Create, Op::Unlink], &["Invoicing/Invoicing", "Technical/Show Accounting Features - Readonly"]),
-    ("ir.config_parameter", &[Op::Read, Op::Write, Op::Create, Op::Unlink], &["Administration/Settings"]),
+    (
+        "account.payment",
+        &[Op::Read, Op::Write, Op::Create, Op::Unlink],
+        &[
+            "Invoicing/Invoicing",
+            "Technical/Show Accounting Features - Readonly",
+        ],
+    ),
+    (
+        "ir.config_parameter",
+        &[Op::Read, Op::Write, Op::Create, Op::Unlink],
+        &["Administration/Settings"],
+    ),
     ("res.partner", &[Op::Unlink], &["Extra Rights/Contact Creation"]),
-    ("product.template", &[Op::Write, Op::Create, Op::Unlink], PRODUCT_ADMIN),
-    ("product.product", &[Op::Write, Op::Create, Op::Unlink], PRODUCT_ADMIN),
-    ("res.users", &[Op::Write, Op::Create, Op::Unlink], &["Administration/Access Rights"]),
-    ("res.company", &[Op::Write, Op::Create, Op::Unlink], &["Administration/Settings"]),
-    ("crm.stage", &[Op::Write, Op::Create, Op::Unlink], &["Sales/Administrator"]),
+    (
+        "product.template",
+        &[Op::Write, Op::Create, Op::Unlink],
+        PRODUCT_ADMIN,
+    ),
+    (
+        "product.product",
+        &[Op::Write, Op::Create, Op::Unlink],
+        PRODUCT_ADMIN,
+    ),
+    (
+        "res.users",
+        &[Op::Write, Op::Create, Op::Unlink],
+        &["Administration/Access Rights"],
+    ),
+    (
+        "res.company",
+        &[Op::Write, Op::Create, Op::Unlink],
+        &["Administration/Settings"],
+    ),
+    (
+        "crm.stage",
+        &[Op::Write, Op::Create, Op::Unlink],
+        &["Sales/Administrator"],
+    ),
 ];
 
 /// `check_access_rights`: the model ACL for `op`.
@@ -74,7 +109,9 @@ pub fn check_acl(env: &Env<'_>, model: &str, op: Op) -> OdooResult<()> {
     if is_admin(env.uid) {
         return Ok(());
     }
-    let Some((_, _, groups)) = DENIED.iter().find(|(m, ops, _)| *m == model && ops.contains(&op)) else { return Ok(()) };
+    let Some((_, _, groups)) = DENIED.iter().find(|(m, ops, _)| *m == model && ops.contains(&op)) else {
+        return Ok(());
+    };
     let desc = env.model(model).map_or(model, |m| m.description.as_str());
     let list: String = groups.iter().map(|g| format!("\n\t- {g}")).collect();
     Err(OdooError::access(format!(
@@ -91,8 +128,17 @@ pub fn rule_domain(env: &Env<'_>, model: &str) -> Option<Node> {
     let uid = env.uid;
     let rule = match model {
         "sale.order" | "crm.lead" => json!(["|", ["user_id", "=", uid], ["user_id", "=", false]]),
-        "sale.order.line" => json!(["|", ["order_id.user_id", "=", uid], ["order_id.user_id", "=", false]]),
-        "account.move" => json!([["move_type", "in", ["out_invoice", "out_refund"]], "|", ["invoice_user_id", "=", uid], ["invoice_user_id", "=", false]]),
+        "sale.order.line" => json!([
+            "|",
+            ["order_id.user_id", "=", uid],
+            ["order_id.user_id", "=", false]
+        ]),
+        "account.move" => json!([
+            ["move_type", "in", ["out_invoice", "out_refund"]],
+            "|",
+            ["invoice_user_id", "=", uid],
+            ["invoice_user_id", "=", false]
+        ]),
         _ => return None,
     };
     domain::parse(&rule).ok()
@@ -109,7 +155,12 @@ pub fn check_rules(env: &Env<'_>, model: &str, ids: &[i64], op: Op) -> OdooResul
     if allowed_by_rules(env, model, ids) {
         return Ok(());
     }
-    let user = env.db.row("res.users", env.uid).and_then(|r| r.get("name")).and_then(Value::as_str).unwrap_or("?");
+    let user = env
+        .db
+        .row("res.users", env.uid)
+        .and_then(|r| r.get("name"))
+        .and_then(Value::as_str)
+        .unwrap_or("?");
     let desc = env.model(model).map_or(model, |m| m.description.as_str());
     Err(OdooError::access(format!(
         "Uh-oh! Looks like you have stumbled upon some top-secret records.\n\nSorry, {user} (id={}) doesn't have '{}' access to:\n- {desc} ({model})\n\nIf you really, really need access, perhaps you can win over your friendly administrator with a batch of freshly baked cookies.",
@@ -120,10 +171,14 @@ pub fn check_rules(env: &Env<'_>, model: &str, ids: &[i64], op: Op) -> OdooResul
 
 /// Whether every existing row of `ids` passes the user's record rules.
 pub fn allowed_by_rules(env: &Env<'_>, model: &str, ids: &[i64]) -> bool {
-    let Some(rule) = rule_domain(env, model) else { return true };
+    let Some(rule) = rule_domain(env, model) else {
+        return true;
+    };
     let Some(m) = env.model(model) else { return true };
     let ev = Evaluator::new(env);
-    let Ok(compiled) = ev.compile(m, &rule) else { return true };
+    let Ok(compiled) = ev.compile(m, &rule) else {
+        return true;
+    };
     ids.iter().all(|id| match env.db.row(model, *id) {
         Some(rec) => ev.matches(m, *id, rec, &compiled),
         None => true,

@@ -115,11 +115,19 @@ pub struct Plan {
 
 impl Control {
     pub fn new(latency: Latency) -> Control {
-        Control { state: Mutex::new(State { latency: Some(latency), ..State::default() }), rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15) }
+        Control {
+            state: Mutex::new(State {
+                latency: Some(latency),
+                ..State::default()
+            }),
+            rng: AtomicU64::new(0x9E37_79B9_7F4A_7C15),
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, State> {
-        self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.state
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// A pseudo-random number in [0, 1).
@@ -216,7 +224,10 @@ mod tests {
     #[test]
     fn next_n_faults_expire() {
         let c = Control::new(Latency::None);
-        c.inject_fault(FaultPlan { fault: Fault::DropConnection, times: FaultTimes::Next(2) });
+        c.inject_fault(FaultPlan {
+            fault: Fault::DropConnection,
+            times: FaultTimes::Next(2),
+        });
         assert!(c.plan().drop);
         assert!(c.plan().drop);
         assert!(!c.plan().drop);
@@ -225,10 +236,16 @@ mod tests {
     #[test]
     fn fraction_zero_never_hits_and_one_always_does() {
         let c = Control::new(Latency::Fixed(Duration::from_millis(3)));
-        c.inject_fault(FaultPlan { fault: Fault::Slow(Duration::from_millis(1)), times: FaultTimes::Fraction(0.0) });
+        c.inject_fault(FaultPlan {
+            fault: Fault::Slow(Duration::from_millis(1)),
+            times: FaultTimes::Fraction(0.0),
+        });
         assert_eq!(c.plan().delay, Duration::from_millis(3));
         c.clear_faults();
-        c.inject_fault(FaultPlan { fault: Fault::Slow(Duration::from_millis(1)), times: FaultTimes::Fraction(1.0) });
+        c.inject_fault(FaultPlan {
+            fault: Fault::Slow(Duration::from_millis(1)),
+            times: FaultTimes::Fraction(1.0),
+        });
         assert_eq!(c.plan().delay, Duration::from_millis(4));
     }
 }

@@ -42,11 +42,26 @@ impl Db {
         let mut db = Db::default();
         let mut names = HashMap::new();
         for (model_name, file) in data {
-            let Some(model) = reg.model(model_name) else { continue };
-            let mut table = Table { complete: file.get("domain").and_then(Value::as_array).is_none_or(Vec::is_empty), ..Table::default() };
-            for rec in file.get("records").and_then(Value::as_array).into_iter().flatten() {
+            let Some(model) = reg.model(model_name) else {
+                continue;
+            };
+            let mut table = Table {
+                complete: file
+                    .get("domain")
+                    .and_then(Value::as_array)
+                    .is_none_or(Vec::is_empty),
+                ..Table::default()
+            };
+            for rec in file
+                .get("records")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let Some(obj) = rec.as_object() else { continue };
-                let Some(id) = obj.get("id").and_then(Value::as_i64) else { continue };
+                let Some(id) = obj.get("id").and_then(Value::as_i64) else {
+                    continue;
+                };
                 let mut row = Record::new();
                 for (k, v) in obj {
                     let stored = match model.field(k) {
@@ -72,11 +87,16 @@ impl Db {
         }
         add_missing_users(&mut db);
         for name in reg.models.keys() {
-            db.tables.entry(name.clone()).or_insert_with(|| Table { next_id: 1, ..Table::default() });
+            db.tables.entry(name.clone()).or_insert_with(|| Table {
+                next_id: 1,
+                ..Table::default()
+            });
         }
         if let Some(tables) = sequences.get("tables").and_then(Value::as_object) {
             for (name, info) in tables {
-                let Some(next) = info.get("next_id").and_then(Value::as_i64) else { continue };
+                let Some(next) = info.get("next_id").and_then(Value::as_i64) else {
+                    continue;
+                };
                 match db.tables.get_mut(name) {
                     Some(t) => t.next_id = next,
                     None => {
@@ -85,8 +105,16 @@ impl Db {
                 }
             }
         }
-        for seq in sequences.get("ir_sequence").and_then(Value::as_array).into_iter().flatten() {
-            if let (Some(code), Some(next)) = (seq.get("code").and_then(Value::as_str), seq.get("number_next_actual").and_then(Value::as_i64)) {
+        for seq in sequences
+            .get("ir_sequence")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            if let (Some(code), Some(next)) = (
+                seq.get("code").and_then(Value::as_str),
+                seq.get("number_next_actual").and_then(Value::as_i64),
+            ) {
                 db.counters.insert(format!("ir.sequence:{code}"), next);
             }
         }
@@ -122,8 +150,13 @@ impl Db {
 
 /// The demo users the corpus's `res.users` dump leaves out but the cases list (Marc Demo, the portal user).
 fn add_missing_users(db: &mut Db) {
-    let Some(users) = db.tables.get_mut("res.users") else { return };
-    for (id, login, name, partner, share) in [(6, "demo", "Marc Demo", 7, false), (7, "portal", "Joel Willis", 8, true)] {
+    let Some(users) = db.tables.get_mut("res.users") else {
+        return;
+    };
+    for (id, login, name, partner, share) in [
+        (6, "demo", "Marc Demo", 7, false),
+        (7, "portal", "Joel Willis", 8, true),
+    ] {
         if users.rows.contains_key(&id) {
             continue;
         }
@@ -138,7 +171,15 @@ fn add_missing_users(db: &mut Db) {
 /// Current UTC time as Odoo writes datetimes, and today's date.
 pub fn now() -> (String, String) {
     let t = time::OffsetDateTime::now_utc();
-    let dt = format!("{:04}-{:02}-{:02} {:02}:{:02}:{:02}", t.year(), u8::from(t.month()), t.day(), t.hour(), t.minute(), t.second());
+    let dt = format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
+        t.year(),
+        u8::from(t.month()),
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    );
     let d = dt[..10].to_owned();
     (dt, d)
 }

@@ -15,7 +15,10 @@ pub type OdooResult<T> = Result<T, OdooError>;
 
 impl OdooError {
     pub fn new(name: &str, message: impl Into<String>) -> Self {
-        OdooError { name: name.to_owned(), message: message.into() }
+        OdooError {
+            name: name.to_owned(),
+            message: message.into(),
+        }
     }
     pub fn value(message: impl Into<String>) -> Self {
         Self::new("builtins.ValueError", message)

@@ -89,7 +89,9 @@ impl Sim {
             api_keys: RwLock::new(config.api_keys),
             version: RwLock::new(config.server_version),
         };
-        Sim { inner: Arc::new(inner) }
+        Sim {
+            inner: Arc::new(inner),
+        }
     }
 
     /// `POST /jsonrpc` plus the `/__sim/*` control routes.
@@ -134,11 +136,21 @@ impl Sim {
     }
     /// The version `common.version` currently reports.
     pub fn server_version(&self) -> String {
-        self.inner.version.read().map(|v| v.clone()).unwrap_or_else(|_| DEFAULT_SERVER_VERSION.to_owned())
+        self.inner
+            .version
+            .read()
+            .map(|v| v.clone())
+            .unwrap_or_else(|_| DEFAULT_SERVER_VERSION.to_owned())
     }
     /// The API key configured for `login`, if any.
     pub fn api_key(&self, login: &str) -> Option<String> {
-        self.inner.api_keys.read().ok()?.iter().find(|(l, _)| l == login).map(|(_, k)| k.clone())
+        self.inner
+            .api_keys
+            .read()
+            .ok()?
+            .iter()
+            .find(|(l, _)| l == login)
+            .map(|(_, k)| k.clone())
     }
 }
 
@@ -184,7 +196,12 @@ pub async fn serve(config: SimConfig, addr: SocketAddr) -> anyhow::Result<Runnin
             })
             .await;
     });
-    Ok(RunningSim { url: format!("http://{addr}"), sim, addr, shutdown: Some(tx) })
+    Ok(RunningSim {
+        url: format!("http://{addr}"),
+        sim,
+        addr,
+        shutdown: Some(tx),
+    })
 }
 
 /// Parses `login=key,login=key` (the `ODOO_SIM_API_KEYS` format).
@@ -207,7 +224,10 @@ pub fn parse_latency(spec: &str) -> Result<Latency, String> {
     }
     let parse = |s: &str| humantime::parse_duration(s.trim()).map_err(|e| format!("{s}: {e}"));
     match spec.split_once("..") {
-        Some((a, b)) => Ok(Latency::Uniform { min: parse(a)?, max: parse(b)? }),
+        Some((a, b)) => Ok(Latency::Uniform {
+            min: parse(a)?,
+            max: parse(b)?,
+        }),
         None => Ok(Latency::Fixed(parse(spec)?)),
     }
 }

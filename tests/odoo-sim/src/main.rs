@@ -28,10 +28,19 @@ struct Args {
 
 #[tokio::main]
 async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt().with_env_filter(tracing_subscriber::EnvFilter::from_default_env()).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+        .init();
     let args = Args::parse();
-    let mut config = SimConfig { server_version: args.server_version, ..SimConfig::default() };
-    let keys = if args.api_key.is_empty() { args.api_keys.unwrap_or_default() } else { args.api_key.join(",") };
+    let mut config = SimConfig {
+        server_version: args.server_version,
+        ..SimConfig::default()
+    };
+    let keys = if args.api_key.is_empty() {
+        args.api_keys.unwrap_or_default()
+    } else {
+        args.api_key.join(",")
+    };
     if !keys.is_empty() {
         let parsed = parse_api_keys(&keys).map_err(anyhow::Error::msg)?;
         for (login, key) in parsed {
@@ -44,7 +53,11 @@ async fn main() -> anyhow::Result<()> {
     }
     let running = odoo_sim::serve(config, args.listen).await?;
     tracing::info!(url = %running.url, "odoo-sim listening");
-    println!("odoo-sim listening on {} (database {})", running.url, odoo_sim::DEFAULT_DB);
+    println!(
+        "odoo-sim listening on {} (database {})",
+        running.url,
+        odoo_sim::DEFAULT_DB
+    );
     tokio::signal::ctrl_c().await?;
     drop(running);
     Ok(())

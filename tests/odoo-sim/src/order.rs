@@ -30,8 +30,13 @@ pub fn parse(model: &Model, spec: &str) -> OdooResult<Vec<Item>> {
     let mut items = Vec::new();
     for part in spec.split(',') {
         let words: Vec<&str> = part.split_whitespace().collect();
-        let Some((&name, rest)) = words.split_first() else { return Err(invalid(spec)) };
-        let valid_name = !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.');
+        let Some((&name, rest)) = words.split_first() else {
+            return Err(invalid(spec));
+        };
+        let valid_name = !name.is_empty()
+            && name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == ':' || c == '.');
         if !valid_name {
             return Err(invalid(spec));
         }
@@ -51,10 +56,17 @@ pub fn parse(model: &Model, spec: &str) -> OdooResult<Vec<Item>> {
         let Some(field) = model.field(field_name) else {
             return Err(OdooError::invalid_field(&model.name, field_name));
         };
-        if !field.store && field.name != "id" {
-            return Err(OdooError::value(format!("Cannot convert {}.{} to SQL because it is not stored", model.name, field.name)));
+        if !field.store && !field.related && field.name != "id" {
+            return Err(OdooError::value(format!(
+                "Cannot convert {}.{} to SQL because it is not stored",
+                model.name, field.name
+            )));
         }
-        items.push(Item { field: field_name.to_owned(), desc, nulls_first });
+        items.push(Item {
+            field: field_name.to_owned(),
+            desc,
+            nulls_first,
+        });
     }
     Ok(items)
 }
@@ -73,12 +85,23 @@ enum SortVal {
     Str(String),
 }
 
-fn columns(env: &Env<'_>, model: &Model, id: i64, items: &[Item], outer_desc: bool, nulls: Option<bool>, depth: usize, out: &mut Vec<Col>) {
+fn columns(
+    env: &Env<'_>,
+    model: &Model,
+    id: i64,
+    items: &[Item],
+    outer_desc: bool,
+    nulls: Option<bool>,
+    depth: usize,
+    out: &mut Vec<Col>,
+) {
     let rec = env.db.row(&model.name, id);
     for item in items {
         let desc = item.desc != outer_desc;
         let nulls_first = nulls.or(item.nulls_first).unwrap_or(desc);
-        let Some(field) = model.field(&item.field) else { continue };
+        let Some(field) = model.field(&item.field) else {
+            continue;
+        };
         if field.kind == Kind::Many2one && depth < MAX_M2O_DEPTH {
             if let Some(cm) = field.relation.as_deref().and_then(|r| env.reg.model(r)) {
                 let target = rec.and_then(|r| r.get(&field.name)).and_then(Value::as_i64);
@@ -88,22 +111,36 @@ fn columns(env: &Env<'_>, model: &Model, id: i64, items: &[Item], outer_desc: bo
                     None => {
                         for s in &sub {
                             let d = s.desc != desc;
-                            out.push(Col { val: None, desc: d, nulls_first: item.nulls_first.or(nulls).or(s.nulls_first).unwrap_or(d) });
+                            out.push(Col {
+                                val: None,
+                                desc: d,
+                                nulls_first: item.nulls_first.or(nulls).or(s.nulls_first).unwrap_or(d),
+                            });
                         }
                     }
                 }
                 continue;
             }
         }
-        let v = if field.name == "id" { Some(Value::from(id)) } else { rec.and_then(|r| r.get(&field.name)).cloned() };
+        let v = if field.name == "id" {
+            Some(Value::from(id))
+        } else {
+            rec.and_then(|r| r.get(&field.name)).cloned()
+        };
         let val = match v {
             Some(Value::Number(n)) => n.as_f64().map(SortVal::Num),
             Some(Value::String(s)) => Some(SortVal::Str(s)),
-            Some(Value::Bool(b)) if field.kind == Kind::Boolean => Some(SortVal::Num(if b { 1.0 } else { 0.0 })),
+            Some(Value::Bool(b)) if field.kind == Kind::Boolean => {
+                Some(SortVal::Num(if b { 1.0 } else { 0.0 }))
+            }
             _ if field.kind.is_numeric() => Some(SortVal::Num(0.0)),
             _ => None,
         };
-        out.push(Col { val, desc, nulls_first });
+        out.push(Col {
+            val,
+            desc,
+            nulls_first,
+        });
     }
 }
 
@@ -111,8 +148,20 @@ fn cmp_cols(a: &[Col], b: &[Col]) -> Ordering {
     for (x, y) in a.iter().zip(b) {
         let ord = match (&x.val, &y.val) {
             (None, None) => Ordering::Equal,
-            (None, Some(_)) => if x.nulls_first { Ordering::Less } else { Ordering::Greater },
-            (Some(_), None) => if x.nulls_first { Ordering::Greater } else { Ordering::Less },
+            (None, Some(_)) => {
+                if x.nulls_first {
+                    Ordering::Less
+                } else {
+                    Ordering::Greater
+                }
+            }
+            (Some(_), None) => {
+                if x.nulls_first {
+                    Ordering::Greater
+                } else {
+                    Ordering::Less
+                }
+            }
             (Some(p), Some(q)) => {
                 let o = match (p, q) {
                     (SortVal::Num(m), SortVal::Num(n)) => m.partial_cmp(n).unwrap_or(Ordering::Equal),
@@ -149,13 +198,28 @@ mod tests {
     use super::*;
 
     fn cols(vals: &[Option<f64>], desc: bool) -> Vec<Col> {
-        vals.iter().map(|v| Col { val: v.map(SortVal::Num), desc, nulls_first: desc }).collect()
+        vals.iter()
+            .map(|v| Col {
+                val: v.map(SortVal::Num),
+                desc,
+                nulls_first: desc,
+            })
+            .collect()
     }
 
     #[test]
     fn nulls_last_ascending_first_descending() {
-        assert_eq!(cmp_cols(&cols(&[None], false), &cols(&[Some(1.0)], false)), Ordering::Greater);
-        assert_eq!(cmp_cols(&cols(&[None], true), &cols(&[Some(1.0)], true)), Ordering::Less);
-        assert_eq!(cmp_cols(&cols(&[Some(2.0)], true), &cols(&[Some(1.0)], true)), Ordering::Less);
+        assert_eq!(
+            cmp_cols(&cols(&[None], false), &cols(&[Some(1.0)], false)),
+            Ordering::Greater
+        );
+        assert_eq!(
+            cmp_cols(&cols(&[None], true), &cols(&[Some(1.0)], true)),
+            Ordering::Less
+        );
+        assert_eq!(
+            cmp_cols(&cols(&[Some(2.0)], true), &cols(&[Some(1.0)], true)),
+            Ordering::Less
+        );
     }
 }

@@ -43,7 +43,11 @@ fn write(v: &Value, out: &mut String) {
 
 /// Python string repr: single quotes unless the text contains one and no double quote.
 pub fn str_repr(s: &str) -> String {
-    let quote = if s.contains('\'') && !s.contains('"') { '"' } else { '\'' };
+    let quote = if s.contains('\'') && !s.contains('"') {
+        '"'
+    } else {
+        '\''
+    };
     let mut out = String::with_capacity(s.len() + 2);
     out.push(quote);
     for c in s.chars() {
@@ -72,7 +76,10 @@ pub fn leaf_tuple(left: &Value, op: &str, right: &Value) -> String {
 pub fn id_tuple(ids: &[i64]) -> String {
     match ids {
         [one] => format!("({one},)"),
-        _ => format!("({})", ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")),
+        _ => format!(
+            "({})",
+            ids.iter().map(i64::to_string).collect::<Vec<_>>().join(", ")
+        ),
     }
 }
 

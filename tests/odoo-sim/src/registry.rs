@@ -172,8 +172,13 @@ impl Registry {
             reg.models.insert((*name).to_owned(), model);
         }
         for (name, file) in data {
-            let model = reg.models.entry((*name).to_owned()).or_insert_with(|| empty_model(name));
-            let Some(records) = file.get("records").and_then(Value::as_array) else { continue };
+            let model = reg
+                .models
+                .entry((*name).to_owned())
+                .or_insert_with(|| empty_model(name));
+            let Some(records) = file.get("records").and_then(Value::as_array) else {
+                continue;
+            };
             for rec in records {
                 let Some(obj) = rec.as_object() else { continue };
                 for (fname, v) in obj {
@@ -188,7 +193,9 @@ impl Registry {
             }
         }
         for name in STUB_MODELS {
-            reg.models.entry((*name).to_owned()).or_insert_with(|| empty_model(name));
+            reg.models
+                .entry((*name).to_owned())
+                .or_insert_with(|| empty_model(name));
         }
         for model in reg.models.values_mut() {
             if !model.index.contains_key("id") {
@@ -212,10 +219,17 @@ impl Registry {
 fn empty_model(name: &str) -> Model {
     Model {
         name: name.to_owned(),
-        description: DESCRIPTIONS.iter().find(|(m, _)| *m == name).map_or_else(|| name.to_owned(), |(_, d)| (*d).to_owned()),
+        description: DESCRIPTIONS
+            .iter()
+            .find(|(m, _)| *m == name)
+            .map_or_else(|| name.to_owned(), |(_, d)| (*d).to_owned()),
         fields: Vec::new(),
         index: HashMap::new(),
-        order: ORDERS.iter().find(|(m, _)| *m == name).map_or("id", |(_, o)| o).to_owned(),
+        order: ORDERS
+            .iter()
+            .find(|(m, _)| *m == name)
+            .map_or("id", |(_, o)| o)
+            .to_owned(),
     }
 }
 
@@ -228,7 +242,9 @@ fn field_from_attrs(name: &str, attrs: &Map<String, Value>) -> Field {
     let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_owned);
     let b = |k: &str| attrs.get(k).and_then(Value::as_bool).unwrap_or(false);
     let selection = attrs.get("selection").and_then(Value::as_array).map(|opts| {
-        opts.iter().filter_map(|o| o.get(0).and_then(Value::as_str).map(str::to_owned)).collect()
+        opts.iter()
+            .filter_map(|o| o.get(0).and_then(Value::as_str).map(str::to_owned))
+            .collect()
     });
     Field {
         name: name.to_owned(),

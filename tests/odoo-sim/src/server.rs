@@ -28,7 +28,8 @@ pub fn router(sim: Sim) -> Router {
 
 /// Real Odoo closes the connection after each JSON-RPC answer.
 fn with_close(mut resp: Response) -> Response {
-    resp.headers_mut().insert(header::CONNECTION, HeaderValue::from_static("close"));
+    resp.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
     resp
 }
 
@@ -50,7 +51,9 @@ async fn jsonrpc(State(sim): State<Sim>, body: Bytes) -> Response {
     call.duration = started.elapsed();
     sim.inner.control.record(call);
     if plan.drop {
-        let stream = futures_util::stream::once(async { Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by fault injection")) });
+        let stream = futures_util::stream::once(async {
+            Err::<Bytes, std::io::Error>(std::io::Error::other("dropped by fault injection"))
+        });
         return with_close(Response::new(Body::from_stream(stream)));
     }
     let envelope = match outcome {

@@ -21,7 +21,11 @@ fn normalise(mut v: Value, volatile: &[String]) -> Option<Value> {
     if let Some(o) = v.as_object_mut() {
         o.remove("jsonrpc");
         o.remove("id");
-        if let Some(data) = o.get_mut("error").and_then(|e| e.get_mut("data")).and_then(Value::as_object_mut) {
+        if let Some(data) = o
+            .get_mut("error")
+            .and_then(|e| e.get_mut("data"))
+            .and_then(Value::as_object_mut)
+        {
             data.remove("debug");
         }
     }
@@ -37,7 +41,9 @@ fn same(a: &Value, b: &Value) -> bool {
     match (a, b) {
         (Value::Number(x), Value::Number(y)) => x.as_f64() == y.as_f64(),
         (Value::Array(x), Value::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(p, q)| same(p, q)),
-        (Value::Object(x), Value::Object(y)) => x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| same(p, q))),
+        (Value::Object(x), Value::Object(y)) => {
+            x.len() == y.len() && x.iter().all(|(k, p)| y.get(k).is_some_and(|q| same(p, q)))
+        }
         _ => a == b,
     }
 }
@@ -45,9 +51,15 @@ fn same(a: &Value, b: &Value) -> bool {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn golden_corpus_matches() {
     let dir = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("golden/cases");
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir).unwrap().map(|e| e.unwrap().path()).filter(|p| p.extension().is_some_and(|e| e == "json")).collect();
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|e| e == "json"))
+        .collect();
     files.sort();
-    let known = std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("KNOWN_DIFFERENCES.md")).unwrap_or_default();
+    let known =
+        std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("KNOWN_DIFFERENCES.md"))
+            .unwrap_or_default();
     let sim = odoo_sim::start(odoo_sim::SimConfig::default()).await.unwrap();
     let client = reqwest::Client::new();
     let verbose = std::env::var_os("GOLDEN_VERBOSE").is_some();
@@ -61,9 +73,17 @@ async fn golden_corpus_matches() {
             substitute(&mut request, &key);
         }
         let body = json!({"jsonrpc": "2.0", "method": "call", "params": request, "id": n});
-        let resp = client.post(format!("{}/jsonrpc", sim.url)).json(&body).send().await.unwrap();
+        let resp = client
+            .post(format!("{}/jsonrpc", sim.url))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
         let got: Value = resp.json().await.unwrap_or(Value::Null);
-        let volatile: Vec<String> = case["volatile"].as_array().map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect()).unwrap_or_default();
+        let volatile: Vec<String> = case["volatile"]
+            .as_array()
+            .map(|a| a.iter().filter_map(|v| v.as_str().map(str::to_owned)).collect())
+            .unwrap_or_default();
         let expected = normalise(case["response"].clone(), &volatile);
         let actual = normalise(got.clone(), &volatile);
         let matched = match (&expected, &actual) {
@@ -77,7 +97,10 @@ async fn golden_corpus_matches() {
                 let mut m = Map::new();
                 m.insert("expected".into(), case["response"].clone());
                 m.insert("got".into(), got);
-                println!("MISMATCH {name}\n{}\n", serde_json::to_string(&Value::Object(m)).unwrap());
+                println!(
+                    "MISMATCH {name}\n{}\n",
+                    serde_json::to_string(&Value::Object(m)).unwrap()
+                );
             }
             bad.push(name);
         }
@@ -86,10 +109,26 @@ async fn golden_corpus_matches() {
     println!("golden cases matching: {ok}/{total}");
     for name in &bad {
         let listed = known.contains(&format!("`{name}`"));
-        println!("  mismatch: {name}{}", if listed { " (known difference)" } else { " (NOT LISTED)" });
+        println!(
+            "  mismatch: {name}{}",
+            if listed {
+                " (known difference)"
+            } else {
+                " (NOT LISTED)"
+            }
+        );
     }
-    let unlisted: Vec<&String> = bad.iter().filter(|n| !known.contains(&format!("`{n}`"))).collect();
+    let unlisted: Vec<&String> = bad
+        .iter()
+        .filter(|n| !known.contains(&format!("`{n}`")))
+        .collect();
     assert!(total > 0, "no golden cases found in {}", dir.display());
-    assert!(ok as f64 / total as f64 >= MIN_MATCH_RATIO, "only {ok}/{total} golden cases match");
-    assert!(unlisted.is_empty(), "mismatching cases not listed in KNOWN_DIFFERENCES.md: {unlisted:?}");
+    assert!(
+        ok as f64 / total as f64 >= MIN_MATCH_RATIO,
+        "only {ok}/{total} golden cases match"
+    );
+    assert!(
+        unlisted.is_empty(),
+        "mismatching cases not listed in KNOWN_DIFFERENCES.md: {unlisted:?}"
+    );
 }

@@ -20,11 +20,24 @@ pub enum CNode {
     And(Vec<CNode>),
     Or(Vec<CNode>),
     /// Compare the field's value with a constant.
-    Cmp { field: Field, op: Op, value: Value },
+    Cmp {
+        field: Field,
+        op: Op,
+        value: Value,
+    },
     /// The field's value (many2one id, or own id) is in a precomputed set.
-    InSet { field: Field, ids: HashSet<i64>, negate: bool },
+    InSet {
+        field: Field,
+        ids: HashSet<i64>,
+        negate: bool,
+    },
     /// Some related record matches `sub` (dotted paths and `any`).
-    Any { field: Field, comodel: String, sub: Box<CNode>, negate: bool },
+    Any {
+        field: Field,
+        comodel: String,
+        sub: Box<CNode>,
+        negate: bool,
+    },
 }
 
 /// Whether a domain has a leaf on `active` outside `any` sub-domains (which disables the implicit filter).
@@ -36,6 +49,9 @@ pub fn has_active_leaf(node: &Node) -> bool {
         Node::True | Node::False => false,
     }
 }
+
+/// Fields res.partner's display-name search looks at.
+const PARTNER_NAME_FIELDS: &[&str] = &["complete_name", "email", "ref", "vat", "company_registry"];
 
 /// Compiles and evaluates domains in one environment.
 pub struct Evaluator<'e, 'a> {
@@ -53,15 +69,26 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             Node::True => CNode::True,
             Node::False => CNode::False,
             Node::Not(n) => CNode::Not(Box::new(self.compile(model, n)?)),
-            Node::And(v) => CNode::And(v.iter().map(|n| self.compile(model, n)).collect::<OdooResult<_>>()?),
-            Node::Or(v) => CNode::Or(v.iter().map(|n| self.compile(model, n)).collect::<OdooResult<_>>()?),
+            Node::And(v) => CNode::And(
+                v.iter()
+                    .map(|n| self.compile(model, n))
+                    .collect::<OdooResult<_>>()?,
+            ),
+            Node::Or(v) => CNode::Or(
+                v.iter()
+                    .map(|n| self.compile(model, n))
+                    .collect::<OdooResult<_>>()?,
+            ),
             Node::Leaf(leaf) => self.compile_leaf(model, leaf)?,
         })
     }
 
     fn comodel(&self, field: &Field) -> OdooResult<&'a Model> {
         let rel = field.relation.as_deref().unwrap_or_default();
-        self.env.reg.model(rel).ok_or_else(|| OdooError::value(format!("Unknown model {rel}")))
+        self.env
+            .reg
+            .model(rel)
+            .ok_or_else(|| OdooError::value(format!("Unknown model {rel}")))
     }
 
     fn compile_leaf(&self, model: &Model, leaf: &Leaf) -> OdooResult<CNode> {
@@ -70,8 +97,17 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             None => (leaf.path.as_str(), None),
         };
         let Some(field) = model.field(head) else {
-            return Err(OdooError::value(format!("Invalid field {}.{} in leaf {}", model.name, head, leaf.repr())));
+            return Err(OdooError::value(format!(
+                "Invalid field {}.{} in leaf {}",
+                model.name,
+                head,
+                leaf.repr()
+            )));
         };
+        if model.name == "res.partner" && head == "display_name" && rest.is_none() && names_value(&leaf.value)
+        {
+            return self.partner_name_search(model, leaf);
+        }
         if let Some(rest) = rest {
             if !field.kind.is_relational() {
                 return Err(OdooError::assertion(format!(
@@ -81,10 +117,18 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 )));
             }
             let comodel = self.comodel(field)?;
-            let sub_leaf = Leaf { path: rest.to_owned(), ..leaf.clone() };
+            let sub_leaf = Leaf {
+                path: rest.to_owned(),
+                ..leaf.clone()
+            };
             let sub = self.compile_leaf(comodel, &sub_leaf)?;
             let sub = self.with_active(comodel, field, sub, false);
-            return Ok(CNode::Any { field: field.clone(), comodel: comodel.name.clone(), sub: Box::new(sub), negate: false });
+            return Ok(CNode::Any {
+                field: field.clone(),
+                comodel: comodel.name.clone(),
+                sub: Box::new(sub),
+                negate: false,
+            });
         }
         match leaf.op {
             Op::Any | Op::NotAny => {
@@ -95,17 +139,51 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 let sub_node = leaf.sub.as_deref().cloned().unwrap_or(Node::True);
                 let sub = self.compile(comodel, &sub_node)?;
                 let sub = self.with_active(comodel, field, sub, has_active_leaf(&sub_node));
-                Ok(CNode::Any { field: field.clone(), comodel: comodel.name.clone(), sub: Box::new(sub), negate: leaf.op == Op::NotAny })
+                Ok(CNode::Any {
+                    field: field.clone(),
+                    comodel: comodel.name.clone(),
+                    sub: Box::new(sub),
+                    negate: leaf.op == Op::NotAny,
+                })
             }
             Op::ChildOf | Op::ParentOf => self.hierarchy(model, field, leaf),
             op if field.kind == Kind::Many2one && names_value(&leaf.value) => {
                 let comodel = self.comodel(field)?;
                 let pos = op.positive().unwrap_or(op);
                 let ids = self.name_match(comodel, pos, &leaf.value);
-                Ok(CNode::InSet { field: field.clone(), ids, negate: op.positive().is_some() })
+                Ok(CNode::InSet {
+                    field: field.clone(),
+                    ids,
+                    negate: op.positive().is_some(),
+                })
             }
-            op => Ok(CNode::Cmp { field: field.clone(), op, value: leaf.value.clone() }),
+            op => Ok(CNode::Cmp {
+                field: field.clone(),
+                op,
+                value: leaf.value.clone(),
+            }),
         }
+    }
+
+    /// res.partner `_search_display_name`: the complete name, email, reference or tax id matches.
+    fn partner_name_search(&self, model: &Model, leaf: &Leaf) -> OdooResult<CNode> {
+        let pos = leaf.op.positive().unwrap_or(leaf.op);
+        let mut alts = Vec::new();
+        for fname in PARTNER_NAME_FIELDS {
+            if let Some(f) = model.field(fname) {
+                alts.push(CNode::Cmp {
+                    field: f.clone(),
+                    op: pos,
+                    value: leaf.value.clone(),
+                });
+            }
+        }
+        let any = CNode::Or(alts);
+        Ok(if leaf.op.positive().is_some() {
+            CNode::Not(Box::new(any))
+        } else {
+            any
+        })
     }
 
     /// Adds the comodel's implicit `active` filter to an x2many sub-domain.
@@ -114,14 +192,23 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             return sub;
         }
         match comodel.field("active") {
-            Some(f) => CNode::And(vec![CNode::Cmp { field: f.clone(), op: Op::Eq, value: Value::Bool(true) }, sub]),
+            Some(f) => CNode::And(vec![
+                CNode::Cmp {
+                    field: f.clone(),
+                    op: Op::Eq,
+                    value: Value::Bool(true),
+                },
+                sub,
+            ]),
             None => sub,
         }
     }
 
     /// Ids of `model` whose display name matches (many2one compared with a name).
     fn name_match(&self, model: &Model, op: Op, value: &Value) -> HashSet<i64> {
-        let Some(table) = self.env.db.table(&model.name) else { return HashSet::new() };
+        let Some(table) = self.env.db.table(&model.name) else {
+            return HashSet::new();
+        };
         let names: Vec<&str> = match value {
             Value::String(s) => vec![s.as_str()],
             Value::Array(v) => v.iter().filter_map(Value::as_str).collect(),
@@ -140,22 +227,36 @@ impl<'e, 'a> Evaluator<'e, 'a> {
     }
 
     fn hierarchy(&self, model: &Model, field: &Field, leaf: &Leaf) -> OdooResult<CNode> {
-        let target: &Model = if field.name == "id" { model } else { self.comodel(field)? };
+        let target: &Model = if field.name == "id" {
+            model
+        } else {
+            self.comodel(field)?
+        };
         let roots: Vec<i64> = match &leaf.value {
-            Value::String(s) => self.name_match(target, Op::ILike, &Value::String(s.clone())).into_iter().collect(),
+            Value::String(s) => self
+                .name_match(target, Op::ILike, &Value::String(s.clone()))
+                .into_iter()
+                .collect(),
             Value::Array(v) => v.iter().filter_map(Value::as_i64).collect(),
             v => v.as_i64().into_iter().collect(),
         };
         let closure = self.closure(&target.name, &roots, leaf.op == Op::ChildOf);
-        let on_self = field.name == "id" || (field.relation.as_deref() == Some(&model.name) && field.name == "parent_id");
+        let on_self = field.name == "id"
+            || (field.relation.as_deref() == Some(&model.name) && field.name == "parent_id");
         let id_field = model.field("id").cloned().unwrap_or_else(|| field.clone());
-        Ok(CNode::InSet { field: if on_self { id_field } else { field.clone() }, ids: closure, negate: false })
+        Ok(CNode::InSet {
+            field: if on_self { id_field } else { field.clone() },
+            ids: closure,
+            negate: false,
+        })
     }
 
     /// Descendants (or ancestors) of `roots` through `parent_id`, roots included.
     fn closure(&self, model: &str, roots: &[i64], down: bool) -> HashSet<i64> {
         let mut out: HashSet<i64> = roots.iter().copied().collect();
-        let Some(table) = self.env.db.table(model) else { return out };
+        let Some(table) = self.env.db.table(model) else {
+            return out;
+        };
         let parent_of = |rec: &Record| rec.get("parent_id").and_then(Value::as_i64);
         loop {
             let before = out.len();
@@ -187,19 +288,27 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             CNode::InSet { field, ids, negate } => {
                 let v = self.env.value_of(model, id, rec, field);
                 let hit = if field.kind.is_x2many() {
-                    v.as_array().is_some_and(|a| a.iter().filter_map(Value::as_i64).any(|i| ids.contains(&i)))
+                    v.as_array()
+                        .is_some_and(|a| a.iter().filter_map(Value::as_i64).any(|i| ids.contains(&i)))
                 } else {
                     v.as_i64().is_some_and(|i| ids.contains(&i))
                 };
                 hit != *negate
             }
-            CNode::Any { field, comodel, sub, negate } => {
+            CNode::Any {
+                field,
+                comodel,
+                sub,
+                negate,
+            } => {
                 let v = self.env.value_of(model, id, rec, field);
                 let ids: Vec<i64> = match &v {
                     Value::Array(a) => a.iter().filter_map(Value::as_i64).collect(),
                     other => other.as_i64().into_iter().collect(),
                 };
-                let Some(cm) = self.env.reg.model(comodel) else { return *negate };
+                let Some(cm) = self.env.reg.model(comodel) else {
+                    return *negate;
+                };
                 let hit = ids.iter().any(|cid| match self.env.db.row(comodel, *cid) {
                     Some(crec) => self.matches(cm, *cid, crec, sub),
                     None => false,
@@ -256,7 +365,9 @@ fn eq(kind: Kind, v: &Value, t: &Value) -> bool {
         };
     }
     match kind {
-        k if k.is_x2many() => v.as_array().is_some_and(|a| a.contains(t) || t.as_array().is_some_and(|ts| ts.iter().any(|x| a.contains(x)))),
+        k if k.is_x2many() => v.as_array().is_some_and(|a| {
+            a.contains(t) || t.as_array().is_some_and(|ts| ts.iter().any(|x| a.contains(x)))
+        }),
         k if k.is_numeric() => num(v).is_some_and(|a| num(t) == Some(a)),
         Kind::Boolean => v.as_bool().unwrap_or(false) == t.as_bool().unwrap_or(true),
         _ => match (v, t) {
@@ -337,7 +448,12 @@ mod tests {
     fn null_semantics() {
         assert!(compare(Kind::Char, &json!(false), Op::Ne, &json!("x")));
         assert!(compare(Kind::Char, &json!(false), Op::NotIn, &json!(["x"])));
-        assert!(compare(Kind::Many2one, &json!(false), Op::In, &json!([false, 15])));
+        assert!(compare(
+            Kind::Many2one,
+            &json!(false),
+            Op::In,
+            &json!([false, 15])
+        ));
         assert!(compare(Kind::Integer, &json!(false), Op::Ge, &json!(0)));
         assert!(!compare(Kind::Integer, &json!(0), Op::Gt, &json!(0)));
         assert!(compare(Kind::Char, &json!(false), Op::ILike, &json!("")));
@@ -347,6 +463,11 @@ mod tests {
         assert!(compare(Kind::Integer, &json!(1), Op::NotIn, &json!([])));
         assert!(compare(Kind::Boolean, &json!(false), Op::Eq, &json!(false)));
         assert!(compare(Kind::One2many, &json!([]), Op::Eq, &json!(false)));
-        assert!(compare(Kind::Datetime, &json!("2026-10-28 00:46:00"), Op::Lt, &json!("2026-11-01")));
+        assert!(compare(
+            Kind::Datetime,
+            &json!("2026-10-28 00:46:00"),
+            Op::Lt,
+            &json!("2026-11-01")
+        ));
     }
 }

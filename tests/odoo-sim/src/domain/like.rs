@@ -3,7 +3,10 @@
 /// Whether `text` matches the LIKE `pattern`; `ci` lowercases both (ILIKE).
 pub fn like_match(text: &str, pattern: &str, ci: bool) -> bool {
     let (t, p): (Vec<char>, Vec<char>) = if ci {
-        (text.to_lowercase().chars().collect(), pattern.to_lowercase().chars().collect())
+        (
+            text.to_lowercase().chars().collect(),
+            pattern.to_lowercase().chars().collect(),
+        )
     } else {
         (text.chars().collect(), pattern.chars().collect())
     };

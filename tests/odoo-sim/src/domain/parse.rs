@@ -52,7 +52,10 @@ fn normalize<'a>(domain: &Value, items: &'a [Value]) -> OdooResult<Vec<Token<'a>
         out.push(tok);
     }
     if expected != 0 {
-        return Err(OdooError::value(format!("Domain {} is syntactically not correct.", pyrepr::repr(domain))));
+        return Err(OdooError::value(format!(
+            "Domain {} is syntactically not correct.",
+            pyrepr::repr(domain)
+        )));
     }
     Ok(out)
 }
@@ -66,7 +69,11 @@ fn build(tokens: &[Token<'_>], pos: &mut usize) -> OdooResult<Node> {
         Token::And | Token::Or => {
             let a = build(tokens, pos)?;
             let b = build(tokens, pos)?;
-            Ok(if matches!(tok, Token::And) { Node::And(vec![a, b]) } else { Node::Or(vec![a, b]) })
+            Ok(if matches!(tok, Token::And) {
+                Node::And(vec![a, b])
+            } else {
+                Node::Or(vec![a, b])
+            })
         }
         Token::Not => Ok(Node::Not(Box::new(build(tokens, pos)?))),
         Token::Term(v) => term(v),
@@ -81,7 +88,11 @@ fn term(v: &Value) -> OdooResult<Node> {
     };
     match items.len() {
         3 => {}
-        n if n < 3 => return Err(OdooError::value(format!("not enough values to unpack (expected 3, got {n})"))),
+        n if n < 3 => {
+            return Err(OdooError::value(format!(
+                "not enough values to unpack (expected 3, got {n})"
+            )));
+        }
         _ => return Err(OdooError::value("too many values to unpack (expected 3)")),
     }
     let (left, op_v, right) = (&items[0], &items[1], &items[2]);
@@ -91,11 +102,22 @@ fn term(v: &Value) -> OdooResult<Node> {
         }
     }
     let invalid = || {
-        OdooError::value(format!("Invalid leaf ({}, {}, {})", pyrepr::repr(left), pyrepr::repr(op_v), pyrepr::repr(right)))
+        OdooError::value(format!(
+            "Invalid leaf ({}, {}, {})",
+            pyrepr::repr(left),
+            pyrepr::repr(op_v),
+            pyrepr::repr(right)
+        ))
     };
-    let Some(op_text) = op_v.as_str().map(str::to_lowercase) else { return Err(invalid()) };
-    let Some(op) = Op::parse(&op_text) else { return Err(invalid()) };
-    let Some(path) = left.as_str() else { return Err(invalid()) };
+    let Some(op_text) = op_v.as_str().map(str::to_lowercase) else {
+        return Err(invalid());
+    };
+    let Some(op) = Op::parse(&op_text) else {
+        return Err(invalid());
+    };
+    let Some(path) = left.as_str() else {
+        return Err(invalid());
+    };
     let leaf_repr = || pyrepr::leaf_tuple(left, &op_text, right);
     let sub = match op {
         Op::Any | Op::NotAny => Some(Box::new(parse(right)?)),
@@ -104,7 +126,13 @@ fn term(v: &Value) -> OdooResult<Node> {
         }
         _ => None,
     };
-    Ok(Node::Leaf(Leaf { path: path.to_owned(), op, op_text, value: right.clone(), sub }))
+    Ok(Node::Leaf(Leaf {
+        path: path.to_owned(),
+        op,
+        op_text,
+        value: right.clone(),
+        sub,
+    }))
 }
 
 #[cfg(test)]
@@ -134,13 +162,37 @@ mod tests {
 
     #[test]
     fn odoo_errors() {
-        assert_eq!(err(json!("x")), "builtins.AssertionError: Domains to normalize must have a 'domain' form: a list or tuple of domain components");
-        assert_eq!(err(json!(["&", ["id", "=", 1]])), "builtins.ValueError: Domain ['&', ['id', '=', 1]] is syntactically not correct.");
-        assert_eq!(err(json!(["|"])), "builtins.ValueError: Domain ['|'] is syntactically not correct.");
-        assert_eq!(err(json!(["^", ["id", "=", 1], ["id", "=", 2]])), "builtins.IndexError: string index out of range");
-        assert_eq!(err(json!([["name", "=ilike"]])), "builtins.ValueError: not enough values to unpack (expected 3, got 2)");
-        assert_eq!(err(json!([["id", "=", 1, 2]])), "builtins.ValueError: too many values to unpack (expected 3)");
-        assert_eq!(err(json!([["name", "bogus_op", "x"]])), "builtins.ValueError: Invalid leaf ('name', 'bogus_op', 'x')");
-        assert_eq!(err(json!([["id", "in", 15]])), "builtins.ValueError: Invalid domain term ('id', 'in', 15)");
+        assert_eq!(
+            err(json!("x")),
+            "builtins.AssertionError: Domains to normalize must have a 'domain' form: a list or tuple of domain components"
+        );
+        assert_eq!(
+            err(json!(["&", ["id", "=", 1]])),
+            "builtins.ValueError: Domain ['&', ['id', '=', 1]] is syntactically not correct."
+        );
+        assert_eq!(
+            err(json!(["|"])),
+            "builtins.ValueError: Domain ['|'] is syntactically not correct."
+        );
+        assert_eq!(
+            err(json!(["^", ["id", "=", 1], ["id", "=", 2]])),
+            "builtins.IndexError: string index out of range"
+        );
+        assert_eq!(
+            err(json!([["name", "=ilike"]])),
+            "builtins.ValueError: not enough values to unpack (expected 3, got 2)"
+        );
+        assert_eq!(
+            err(json!([["id", "=", 1, 2]])),
+            "builtins.ValueError: too many values to unpack (expected 3)"
+        );
+        assert_eq!(
+            err(json!([["name", "bogus_op", "x"]])),
+            "builtins.ValueError: Invalid leaf ('name', 'bogus_op', 'x')"
+        );
+        assert_eq!(
+            err(json!([["id", "in", 15]])),
+            "builtins.ValueError: Invalid domain term ('id', 'in', 15)"
+        );
     }
 }

@@ -37,13 +37,26 @@ pub fn display_name(env: &Env<'_>, model: &str, id: i64, rec: &Record) -> Value 
 pub fn computed(env: &Env<'_>, model: &Model, id: i64, rec: &Record, field: &Field) -> Option<Value> {
     let _ = (env, id, rec);
     match (model.name.as_str(), field.name.as_str()) {
-        ("res.partner", "company_type") => Some(json!(if rec.get("is_company") == Some(&Value::Bool(true)) { "company" } else { "person" })),
+        ("crm.lead", "company_currency") => Some(json!(1)),
+        ("res.partner", "company_type") => {
+            Some(json!(if rec.get("is_company") == Some(&Value::Bool(true)) {
+                "company"
+            } else {
+                "person"
+            }))
+        }
         _ => None,
     }
 }
 
 /// x2many values computed from other tables (the mail thread's messages and followers).
-pub fn x2many_override(env: &Env<'_>, model: &Model, id: i64, rec: &Record, field: &Field) -> Option<Vec<i64>> {
+pub fn x2many_override(
+    env: &Env<'_>,
+    model: &Model,
+    id: i64,
+    rec: &Record,
+    field: &Field,
+) -> Option<Vec<i64>> {
     mail::x2many(env, model, id, rec, field)
 }
 
@@ -72,7 +85,10 @@ pub fn defaults(env: &Env<'_>, model: &Model, for_create: bool) -> Record {
 /// `default_get(fields)`.
 pub fn default_get(env: &Env<'_>, model: &Model, fields: &[String]) -> Map<String, Value> {
     let d = defaults(env, model, false);
-    fields.iter().filter_map(|f| d.get(f).map(|v| (f.clone(), v.clone()))).collect()
+    fields
+        .iter()
+        .filter_map(|f| d.get(f).map(|v| (f.clone(), v.clone())))
+        .collect()
 }
 
 /// The record `read` shows for id 0: defaults and empty values.
@@ -126,13 +142,23 @@ pub fn o2m_accepts(m: &MutEnv<'_>, parent: &str, field: &str, child: &str, child
     account::o2m_accepts(m, parent, field, child, child_id)
 }
 
-pub fn before_write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, Value>) -> OdooResult<()> {
+pub fn before_write(
+    m: &mut MutEnv<'_>,
+    model: &Model,
+    ids: &[i64],
+    vals: &Map<String, Value>,
+) -> OdooResult<()> {
     let _ = (m, model, ids, vals);
     Ok(())
 }
 
 /// Recomputations and tracking after a row's scalars changed (`changed` holds the old values).
-pub fn after_write(m: &mut MutEnv<'_>, model: &Model, id: i64, changed: &Map<String, Value>) -> OdooResult<()> {
+pub fn after_write(
+    m: &mut MutEnv<'_>,
+    model: &Model,
+    id: i64,
+    changed: &Map<String, Value>,
+) -> OdooResult<()> {
     match model.name.as_str() {
         "res.partner" => partner::after_write(m, id, changed),
         "sale.order.line" => sale::line_changed(m, id),
@@ -181,7 +207,12 @@ pub fn after_unlink(m: &mut MutEnv<'_>, model: &Model, id: i64, row: &Record) ->
 }
 
 /// Values of `copy()`: stored fields minus one2many lists and metadata, plus `default`.
-pub fn copy_data(env: &Env<'_>, model: &Model, id: i64, default: Option<&Map<String, Value>>) -> Map<String, Value> {
+pub fn copy_data(
+    env: &Env<'_>,
+    model: &Model,
+    id: i64,
+    default: Option<&Map<String, Value>>,
+) -> Map<String, Value> {
     let mut vals = Map::new();
     if let Some(rec) = env.db.row(&model.name, id) {
         for f in &model.fields {
@@ -198,7 +229,16 @@ pub fn copy_data(env: &Env<'_>, model: &Model, id: i64, default: Option<&Map<Str
             }
         }
     }
-    for k in ["id", "display_name", "create_date", "write_date", "create_uid", "write_uid", "message_follower_ids", "message_partner_ids"] {
+    for k in [
+        "id",
+        "display_name",
+        "create_date",
+        "write_date",
+        "create_uid",
+        "write_uid",
+        "message_follower_ids",
+        "message_partner_ids",
+    ] {
         vals.remove(k);
     }
     if let Some(d) = default {
@@ -224,11 +264,24 @@ pub fn name_create_vals(model: &Model, name: &str) -> Map<String, Value> {
 }
 
 /// Business methods (`action_confirm`, `action_post`, `message_post`); `None` when the model lacks it.
-pub fn call_method(m: &mut MutEnv<'_>, model: &Model, method: &str, ids: &[i64], args: &[Value], kwargs: &Map<String, Value>) -> Option<OdooResult<Option<Value>>> {
+pub fn call_method(
+    m: &mut MutEnv<'_>,
+    model: &Model,
+    method: &str,
+    ids: &[i64],
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> Option<OdooResult<Option<Value>>> {
     match (model.name.as_str(), method) {
-        ("sale.order", "action_confirm") => Some(sale::action_confirm(m, ids).map(|()| Some(Value::Bool(true)))),
-        ("account.move", "action_post") => Some(account::action_post(m, ids).map(|()| Some(Value::Bool(false)))),
-        (_, "message_post") if mail::is_thread(model) => Some(mail::message_post(m, model, ids, args, kwargs).map(|id| Some(Value::from(id)))),
+        ("sale.order", "action_confirm") => {
+            Some(sale::action_confirm(m, ids).map(|()| Some(Value::Bool(true))))
+        }
+        ("account.move", "action_post") => {
+            Some(account::action_post(m, ids).map(|()| Some(Value::Bool(false))))
+        }
+        (_, "message_post") if mail::is_thread(model) => {
+            Some(mail::message_post(m, model, ids, args, kwargs).map(|id| Some(Value::from(id))))
+        }
         _ => None,
     }
 }

@@ -15,22 +15,61 @@ fn s<'r>(rec: &'r Record, f: &str) -> Option<&'r str> {
 }
 
 pub fn display_name(env: &Env<'_>, id: i64, rec: &Record) -> Value {
-    let name = rec.get("complete_name").and_then(Value::as_str).map_or_else(|| complete_name(env, id, rec), str::to_owned);
-    if !env.ctx.get("show_address").is_some_and(crate::orm::convert::truthy) {
+    let name = rec
+        .get("complete_name")
+        .and_then(Value::as_str)
+        .map_or_else(|| complete_name(env, id, rec), str::to_owned);
+    if !env
+        .ctx
+        .get("show_address")
+        .is_some_and(crate::orm::convert::truthy)
+    {
         return Value::String(name);
     }
     let country = rec.get("country_id").and_then(Value::as_i64);
-    let country_code = country.and_then(|c| env.db.row("res.country", c)).and_then(|c| s(c, "code")).unwrap_or_default().to_owned();
-    let country_name = country.map(|c| env.target_name("res.country", c)).and_then(|v| v.as_str().map(str::to_owned));
-    let state_code = rec.get("state_id").and_then(Value::as_i64).and_then(|st| env.db.row("res.country.state", st)).and_then(|r| s(r, "code")).map(str::to_owned);
-    let (city, zip) = (s(rec, "city").unwrap_or_default(), s(rec, "zip").unwrap_or_default());
+    let country_code = country
+        .and_then(|c| env.db.row("res.country", c))
+        .and_then(|c| s(c, "code"))
+        .unwrap_or_default()
+        .to_owned();
+    let country_name = country
+        .map(|c| env.target_name("res.country", c))
+        .and_then(|v| v.as_str().map(str::to_owned));
+    let state_code = rec
+        .get("state_id")
+        .and_then(Value::as_i64)
+        .and_then(|st| env.db.row("res.country.state", st))
+        .and_then(|r| s(r, "code"))
+        .map(str::to_owned);
+    let (city, zip) = (
+        s(rec, "city").unwrap_or_default(),
+        s(rec, "zip").unwrap_or_default(),
+    );
     let city_line = if country_code == "US" {
-        [city, state_code.as_deref().unwrap_or_default(), zip].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+        [city, state_code.as_deref().unwrap_or_default(), zip]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
     } else {
-        [zip, city].iter().filter(|p| !p.is_empty()).copied().collect::<Vec<_>>().join(" ")
+        [zip, city]
+            .iter()
+            .filter(|p| !p.is_empty())
+            .copied()
+            .collect::<Vec<_>>()
+            .join(" ")
     };
     let mut lines = vec![name];
-    for l in [s(rec, "street").map(str::to_owned), s(rec, "street2").map(str::to_owned), Some(city_line), country_name].into_iter().flatten() {
+    for l in [
+        s(rec, "street").map(str::to_owned),
+        s(rec, "street2").map(str::to_owned),
+        Some(city_line),
+        country_name,
+    ]
+    .into_iter()
+    .flatten()
+    {
         if !l.trim().is_empty() {
             lines.push(l);
         }
@@ -60,7 +99,11 @@ fn commercial_name(env: &Env<'_>, rec: &Record) -> String {
         if cur.get("is_company") == Some(&Value::Bool(true)) {
             break;
         }
-        match cur.get("parent_id").and_then(Value::as_i64).and_then(|p| env.db.row("res.partner", p)) {
+        match cur
+            .get("parent_id")
+            .and_then(Value::as_i64)
+            .and_then(|p| env.db.row("res.partner", p))
+        {
             Some(p) => cur = p,
             None => break,
         }
@@ -84,9 +127,16 @@ pub fn defaults(env: &Env<'_>, for_create: bool) -> Record {
 }
 
 pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
-    if let Some(parent) = row.get("parent_id").and_then(Value::as_i64).and_then(|p| m.db.row("res.partner", p)).cloned() {
+    if let Some(parent) = row
+        .get("parent_id")
+        .and_then(Value::as_i64)
+        .and_then(|p| m.db.row("res.partner", p))
+        .cloned()
+    {
         for f in ADDRESS {
-            let empty = row.get(*f).is_none_or(|v| matches!(v, Value::Bool(false) | Value::Null));
+            let empty = row
+                .get(*f)
+                .is_none_or(|v| matches!(v, Value::Bool(false) | Value::Null));
             if empty {
                 if let Some(v) = parent.get(*f) {
                     row.insert((*f).to_owned(), v.clone());
@@ -99,8 +149,14 @@ pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
 
 pub fn check_insert(row: &Record) -> OdooResult<()> {
     let contact = row.get("type").and_then(Value::as_str).unwrap_or("contact") == "contact";
-    if contact && row.get("name").is_none_or(|v| matches!(v, Value::Null | Value::Bool(false))) {
-        return Err(OdooError::validation("The operation cannot be completed: Contacts require a name"));
+    if contact
+        && row
+            .get("name")
+            .is_none_or(|v| matches!(v, Value::Null | Value::Bool(false)))
+    {
+        return Err(OdooError::validation(
+            "The operation cannot be completed: Contacts require a name",
+        ));
     }
     Ok(())
 }
@@ -115,7 +171,9 @@ pub fn recompute(m: &mut MutEnv<'_>, id: i64) {
             break;
         }
         let env = m.env();
-        let Some(rec) = env.db.row("res.partner", pid) else { continue };
+        let Some(rec) = env.db.row("res.partner", pid) else {
+            continue;
+        };
         let complete = complete_name(&env, pid, rec);
         let is_company = rec.get("is_company") == Some(&Value::Bool(true));
         let mut commercial = pid;
@@ -135,18 +193,40 @@ pub fn recompute(m: &mut MutEnv<'_>, id: i64) {
                 None => break,
             }
         }
-        let commercial_name = env.db.row("res.partner", commercial).and_then(|r| s(r, "name")).map(str::to_owned);
+        let commercial_name = env
+            .db
+            .row("res.partner", commercial)
+            .and_then(|r| s(r, "name"))
+            .map(str::to_owned);
         let email = s(rec, "email").map(str::to_owned);
         let name = s(rec, "name").unwrap_or_default().to_owned();
-        let children: Vec<i64> = rec.get("child_ids").and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+        let children: Vec<i64> = rec
+            .get("child_ids")
+            .and_then(Value::as_array)
+            .map(|a| a.iter().filter_map(Value::as_i64).collect())
+            .unwrap_or_default();
         if let Some(row) = m.db.row_mut("res.partner", pid) {
             row.insert("complete_name".into(), json!(complete));
             row.insert("display_name".into(), json!(complete));
-            row.insert("company_type".into(), json!(if is_company { "company" } else { "person" }));
+            row.insert(
+                "company_type".into(),
+                json!(if is_company { "company" } else { "person" }),
+            );
             row.insert("commercial_partner_id".into(), json!(commercial));
-            row.insert("commercial_company_name".into(), commercial_name.map_or(json!(false), Value::String));
-            row.insert("email_normalized".into(), email.as_ref().map_or(json!(false), |e| json!(e.to_lowercase())));
-            row.insert("email_formatted".into(), email.as_ref().map_or(json!(false), |e| json!(format!("\"{name}\" <{e}>"))));
+            row.insert(
+                "commercial_company_name".into(),
+                commercial_name.map_or(json!(false), Value::String),
+            );
+            row.insert(
+                "email_normalized".into(),
+                email.as_ref().map_or(json!(false), |e| json!(e.to_lowercase())),
+            );
+            row.insert(
+                "email_formatted".into(),
+                email
+                    .as_ref()
+                    .map_or(json!(false), |e| json!(format!("\"{name}\" <{e}>"))),
+            );
         }
         todo.extend(children);
     }
@@ -160,12 +240,20 @@ pub fn after_write(m: &mut MutEnv<'_>, id: i64, changed: &Map<String, Value>) {
 }
 
 /// Foreign keys to res.partner that forbid deleting a referenced partner: (model, field, constraint model label).
-const RESTRICT: &[(&str, &str)] = &[("sale.order", "partner_id"), ("sale.order", "partner_invoice_id"), ("sale.order", "partner_shipping_id")];
+const RESTRICT: &[(&str, &str)] = &[
+    ("sale.order", "partner_id"),
+    ("sale.order", "partner_invoice_id"),
+    ("sale.order", "partner_shipping_id"),
+];
 
 pub fn before_unlink(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
     for (model, field) in RESTRICT {
         let Some(table) = m.db.table(model) else { continue };
-        let used = table.rows.values().any(|r| r.get(*field).and_then(Value::as_i64).is_some_and(|p| ids.contains(&p)));
+        let used = table.rows.values().any(|r| {
+            r.get(*field)
+                .and_then(Value::as_i64)
+                .is_some_and(|p| ids.contains(&p))
+        });
         if used {
             let desc = m.model(model).map_or(*model, |md| md.description.as_str());
             return Err(OdooError::validation(format!(

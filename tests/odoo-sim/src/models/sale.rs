@@ -28,7 +28,10 @@ pub fn defaults(env: &Env<'_>, for_create: bool) -> Record {
 }
 
 pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
-    let named = row.get("name").and_then(Value::as_str).is_some_and(|n| n != "New" && !n.is_empty());
+    let named = row
+        .get("name")
+        .and_then(Value::as_str)
+        .is_some_and(|n| n != "New" && !n.is_empty());
     if !named {
         let n = m.db.next_id(SEQ_SALE_ORDER);
         row.insert("name".into(), json!(format!("S{n:05}")));
@@ -54,9 +57,22 @@ pub fn check_insert(row: &Record) -> OdooResult<()> {
 
 pub fn before_create_line(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
     let section = row.get("display_type").is_some_and(|v| v.is_string());
-    let order_state = row.get("order_id").and_then(Value::as_i64).and_then(|o| m.db.row("sale.order", o)).and_then(|o| o.get("state").cloned());
-    for (k, v) in [("sequence", json!(10)), ("discount", json!(0.0)), ("customer_lead", json!(0.0)), ("qty_invoiced", json!(0.0)),
-        ("qty_to_invoice", json!(0.0)), ("qty_delivered", json!(0.0)), ("price_tax", json!(0.0)), ("tax_id", json!([])), ("display_type", json!(false))] {
+    let order_state = row
+        .get("order_id")
+        .and_then(Value::as_i64)
+        .and_then(|o| m.db.row("sale.order", o))
+        .and_then(|o| o.get("state").cloned());
+    for (k, v) in [
+        ("sequence", json!(10)),
+        ("discount", json!(0.0)),
+        ("customer_lead", json!(0.0)),
+        ("qty_invoiced", json!(0.0)),
+        ("qty_to_invoice", json!(0.0)),
+        ("qty_delivered", json!(0.0)),
+        ("price_tax", json!(0.0)),
+        ("tax_id", json!([])),
+        ("display_type", json!(false)),
+    ] {
         row.entry(k).or_insert(v);
     }
     row.insert("state".into(), order_state.unwrap_or(json!("draft")));
@@ -92,8 +108,11 @@ fn round2(x: f64) -> f64 {
 
 /// Recomputes a line's amounts, then its order's totals.
 pub fn line_changed(m: &mut MutEnv<'_>, id: i64) {
-    let Some(row) = m.db.row_mut("sale.order.line", id) else { return };
-    let subtotal = round2(f(row, "product_uom_qty") * f(row, "price_unit") * (1.0 - f(row, "discount") / 100.0));
+    let Some(row) = m.db.row_mut("sale.order.line", id) else {
+        return;
+    };
+    let subtotal =
+        round2(f(row, "product_uom_qty") * f(row, "price_unit") * (1.0 - f(row, "discount") / 100.0));
     let tax = f(row, "price_tax");
     row.insert("price_subtotal".into(), json!(subtotal));
     row.insert("price_total".into(), json!(round2(subtotal + tax)));
@@ -105,15 +124,27 @@ pub fn line_changed(m: &mut MutEnv<'_>, id: i64) {
 
 /// Recomputes `amount_*` of an order from its lines; tracks the change unless the order is being created.
 pub fn recompute_order(m: &mut MutEnv<'_>, id: i64, track: bool) {
-    let Some(lines) = m.db.table("sale.order.line") else { return };
+    let Some(lines) = m.db.table("sale.order.line") else {
+        return;
+    };
     let (mut untaxed, mut tax) = (0.0, 0.0);
-    for r in lines.rows.values().filter(|r| r.get("order_id").and_then(Value::as_i64) == Some(id)) {
+    for r in lines
+        .rows
+        .values()
+        .filter(|r| r.get("order_id").and_then(Value::as_i64) == Some(id))
+    {
         untaxed += f(r, "price_subtotal");
         tax += f(r, "price_tax");
     }
-    let Some(order) = m.db.row_mut("sale.order", id) else { return };
+    let Some(order) = m.db.row_mut("sale.order", id) else {
+        return;
+    };
     let mut changed = Map::new();
-    for (k, v) in [("amount_untaxed", round2(untaxed)), ("amount_tax", round2(tax)), ("amount_total", round2(untaxed + tax))] {
+    for (k, v) in [
+        ("amount_untaxed", round2(untaxed)),
+        ("amount_tax", round2(tax)),
+        ("amount_total", round2(untaxed + tax)),
+    ] {
         let old = order.insert(k.into(), json!(v));
         if old.as_ref().and_then(Value::as_f64) != Some(v) {
             changed.insert(k.into(), old.unwrap_or(json!(0.0)));
@@ -128,23 +159,44 @@ pub fn recompute_order(m: &mut MutEnv<'_>, id: i64, track: bool) {
 
 pub fn before_unlink(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
     for id in ids {
-        let state = m.db.row("sale.order", *id).and_then(|r| r.get("state")).and_then(Value::as_str).unwrap_or("draft");
+        let state =
+            m.db.row("sale.order", *id)
+                .and_then(|r| r.get("state"))
+                .and_then(Value::as_str)
+                .unwrap_or("draft");
         if !matches!(state, "draft" | "cancel") {
-            return Err(OdooError::user("You can not delete a sent quotation or a confirmed sales order. You must first cancel it."));
+            return Err(OdooError::user(
+                "You can not delete a sent quotation or a confirmed sales order. You must first cancel it.",
+            ));
         }
     }
     Ok(())
 }
 
 pub fn action_confirm(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
-    let Some(model) = m.model("sale.order") else { return Ok(()) };
+    let Some(model) = m.model("sale.order") else {
+        return Ok(());
+    };
     for &id in ids {
         let now = m.now.clone();
-        let Some(row) = m.db.row_mut("sale.order", id) else { continue };
-        let old_state = row.insert("state".into(), json!("sale")).unwrap_or(json!("draft"));
+        let Some(row) = m.db.row_mut("sale.order", id) else {
+            continue;
+        };
+        let old_state = row
+            .insert("state".into(), json!("sale"))
+            .unwrap_or(json!("draft"));
         row.insert("date_order".into(), json!(now));
         let partner = row.get("partner_id").and_then(Value::as_i64);
-        let lines: Vec<i64> = m.db.table("sale.order.line").map(|t| t.rows.iter().filter(|(_, r)| r.get("order_id").and_then(Value::as_i64) == Some(id)).map(|(k, _)| *k).collect()).unwrap_or_default();
+        let lines: Vec<i64> =
+            m.db.table("sale.order.line")
+                .map(|t| {
+                    t.rows
+                        .iter()
+                        .filter(|(_, r)| r.get("order_id").and_then(Value::as_i64) == Some(id))
+                        .map(|(k, _)| *k)
+                        .collect()
+                })
+                .unwrap_or_default();
         for l in lines {
             if let Some(r) = m.db.row_mut("sale.order.line", l) {
                 r.insert("state".into(), json!("sale"));

@@ -8,7 +8,15 @@ use crate::pyrepr;
 use crate::registry::{Field, Kind, Model};
 
 /// Fields a client may send but the ORM silently ignores (magic columns).
-const MAGIC: &[&str] = &["id", "create_uid", "create_date", "write_uid", "write_date", "__last_update", "display_name"];
+const MAGIC: &[&str] = &[
+    "id",
+    "create_uid",
+    "create_date",
+    "write_uid",
+    "write_date",
+    "__last_update",
+    "display_name",
+];
 
 /// Scalar values to store and x2many commands to run afterwards.
 #[derive(Debug, Default)]
@@ -31,7 +39,8 @@ pub fn convert(db: &Db, model: &Model, vals: &Map<String, Value>, uid: i64) -> O
             out.x2many.push((name.clone(), v.clone()));
             continue;
         }
-        out.scalars.insert(name.clone(), scalar(db, model, field, v, uid)?);
+        out.scalars
+            .insert(name.clone(), scalar(db, model, field, v, uid)?);
     }
     Ok(out)
 }
@@ -49,7 +58,12 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
                 _ => false,
             };
             if !ok {
-                return Err(OdooError::value(format!("Wrong value for {}.{}: {}", model.name, f.name, pyrepr::repr(v))));
+                return Err(OdooError::value(format!(
+                    "Wrong value for {}.{}: {}",
+                    model.name,
+                    f.name,
+                    pyrepr::repr(v)
+                )));
             }
             v.clone()
         }
@@ -67,25 +81,45 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
             }
             other => {
                 let text = match other {
-                    Value::Array(items) => items.iter().find_map(Value::as_str).unwrap_or_default().to_owned(),
+                    Value::Array(items) => items
+                        .iter()
+                        .find_map(Value::as_str)
+                        .unwrap_or_default()
+                        .to_owned(),
                     Value::String(s) => s.clone(),
                     o => o.to_string(),
                 };
                 return Err(OdooError::new(
                     "psycopg2.errors.InvalidTextRepresentation",
-                    format!("invalid input syntax for type integer: \"{text}\"\nLINE 1: ...{}...\n", pyrepr::repr(other)),
+                    format!(
+                        "invalid input syntax for type integer: \"{text}\"\nLINE 1: ...{}...\n",
+                        pyrepr::repr(other)
+                    ),
                 ));
             }
         },
         Kind::Integer => match v {
             Value::Null | Value::Bool(false) => Value::Bool(false),
             Value::Bool(true) => Value::from(1),
-            Value::Number(n) => Value::from(n.as_i64().unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64)),
+            Value::Number(n) => Value::from(
+                n.as_i64()
+                    .unwrap_or_else(|| n.as_f64().unwrap_or_default() as i64),
+            ),
             Value::String(s) => match s.trim().parse::<i64>() {
                 Ok(i) => Value::from(i),
-                Err(_) => return Err(OdooError::value(format!("invalid literal for int() with base 10: {}", pyrepr::str_repr(s)))),
+                Err(_) => {
+                    return Err(OdooError::value(format!(
+                        "invalid literal for int() with base 10: {}",
+                        pyrepr::str_repr(s)
+                    )));
+                }
             },
-            other => return Err(OdooError::type_error(format!("int() argument must be a string, a bytes-like object or a real number, not '{}'", py_type(other)))),
+            other => {
+                return Err(OdooError::type_error(format!(
+                    "int() argument must be a string, a bytes-like object or a real number, not '{}'",
+                    py_type(other)
+                )));
+            }
         },
         Kind::Float | Kind::Monetary => match v {
             Value::Null | Value::Bool(false) => Value::from(0.0),
@@ -93,16 +127,29 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
             Value::Number(n) => Value::from(n.as_f64().unwrap_or_default()),
             Value::String(s) => match s.trim().parse::<f64>() {
                 Ok(x) => Value::from(x),
-                Err(_) => return Err(OdooError::value(format!("could not convert string to float: {}", pyrepr::str_repr(s)))),
+                Err(_) => {
+                    return Err(OdooError::value(format!(
+                        "could not convert string to float: {}",
+                        pyrepr::str_repr(s)
+                    )));
+                }
             },
-            other => return Err(OdooError::type_error(format!("float() argument must be a string or a real number, not '{}'", py_type(other)))),
+            other => {
+                return Err(OdooError::type_error(format!(
+                    "float() argument must be a string or a real number, not '{}'",
+                    py_type(other)
+                )));
+            }
         },
         Kind::Boolean => Value::Bool(truthy(v)),
         Kind::Date => match v {
             Value::String(s) if !s.is_empty() => {
                 let d = s.get(..10).unwrap_or(s);
                 if !valid_date(d) {
-                    return Err(OdooError::value(format!("time data {} does not match format '%Y-%m-%d'", pyrepr::str_repr(s))));
+                    return Err(OdooError::value(format!(
+                        "time data {} does not match format '%Y-%m-%d'",
+                        pyrepr::str_repr(s)
+                    )));
                 }
                 Value::String(d.to_owned())
             }
@@ -110,7 +157,11 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
         },
         Kind::Datetime => match v {
             Value::String(s) if !s.is_empty() => {
-                let full = if s.len() == 10 { format!("{s} 00:00:00") } else { s.clone() };
+                let full = if s.len() == 10 {
+                    format!("{s} 00:00:00")
+                } else {
+                    s.clone()
+                };
                 let dt = full.get(..19).unwrap_or(&full);
                 if !(valid_date(&dt[..dt.len().min(10)]) && valid_time(dt)) {
                     return Err(OdooError::value(format!(
@@ -123,7 +174,9 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
             _ => Value::Bool(false),
         },
         Kind::Html => match v {
-            Value::String(s) if !s.trim_start().starts_with('<') && !s.is_empty() => Value::String(format!("<p>{s}</p>")),
+            Value::String(s) if !s.trim_start().starts_with('<') && !s.is_empty() => {
+                Value::String(format!("<p>{s}</p>"))
+            }
             Value::String(_) => v.clone(),
             _ => Value::Bool(false),
         },
@@ -159,10 +212,22 @@ fn py_type(v: &Value) -> &'static str {
 
 fn valid_date(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 10 && b[4] == b'-' && b[7] == b'-' && b.iter().enumerate().all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
+    b.len() == 10
+        && b[4] == b'-'
+        && b[7] == b'-'
+        && b.iter()
+            .enumerate()
+            .all(|(i, c)| i == 4 || i == 7 || c.is_ascii_digit())
 }
 
 fn valid_time(s: &str) -> bool {
     let b = s.as_bytes();
-    b.len() == 19 && b[10] == b' ' && b[13] == b':' && b[16] == b':' && b[11..].iter().enumerate().all(|(i, c)| matches!(i, 2 | 5) || c.is_ascii_digit())
+    b.len() == 19
+        && b[10] == b' '
+        && b[13] == b':'
+        && b[16] == b':'
+        && b[11..]
+            .iter()
+            .enumerate()
+            .all(|(i, c)| matches!(i, 2 | 5) || c.is_ascii_digit())
 }

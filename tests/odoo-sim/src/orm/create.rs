@@ -25,11 +25,24 @@ pub struct MutEnv<'a> {
 impl<'a> MutEnv<'a> {
     pub fn new(reg: &'a Registry, db: &'a mut Db, uid: i64, ctx: &'a Map<String, Value>) -> Self {
         let (now, today) = now();
-        MutEnv { reg, db, uid, ctx, now, today, creating: 0 }
+        MutEnv {
+            reg,
+            db,
+            uid,
+            ctx,
+            now,
+            today,
+            creating: 0,
+        }
     }
     /// A read-only environment over the current state.
     pub fn env(&self) -> Env<'_> {
-        Env { reg: self.reg, db: self.db, uid: self.uid, ctx: self.ctx }
+        Env {
+            reg: self.reg,
+            db: self.db,
+            uid: self.uid,
+            ctx: self.ctx,
+        }
     }
     pub fn model(&self, name: &str) -> Option<&'a Model> {
         self.reg.model(name)
@@ -66,7 +79,11 @@ pub fn create_one(m: &mut MutEnv<'_>, model: &Model, vals: &Map<String, Value>) 
         .fields
         .iter()
         .filter(|f| f.kind == Kind::Many2one)
-        .filter_map(|f| row.get(&f.name).and_then(Value::as_i64).map(|t| (f.name.clone(), t)))
+        .filter_map(|f| {
+            row.get(&f.name)
+                .and_then(Value::as_i64)
+                .map(|t| (f.name.clone(), t))
+        })
         .collect();
     if let Some(t) = m.db.tables.get_mut(&model.name) {
         t.rows.insert(id, row);
@@ -89,11 +106,22 @@ pub fn create_one(m: &mut MutEnv<'_>, model: &Model, vals: &Map<String, Value>) 
 }
 
 /// Keeps the parents' one2many lists in step when a child's many2one `field` moves from `old` to `new`.
-pub fn link_inverse(m: &mut MutEnv<'_>, child: &Model, child_id: i64, field: &str, old: Option<i64>, new: Option<i64>) {
+pub fn link_inverse(
+    m: &mut MutEnv<'_>,
+    child: &Model,
+    child_id: i64,
+    field: &str,
+    old: Option<i64>,
+    new: Option<i64>,
+) {
     let mut targets: Vec<(String, String)> = Vec::new();
     for pm in m.reg.models.values() {
         for pf in &pm.fields {
-            if pf.kind == Kind::One2many && pf.relation.as_deref() == Some(&child.name) && pf.relation_field.as_deref() == Some(field) && pf.store {
+            if pf.kind == Kind::One2many
+                && pf.relation.as_deref() == Some(&child.name)
+                && pf.relation_field.as_deref() == Some(field)
+                && pf.store
+            {
                 targets.push((pm.name.clone(), pf.name.clone()));
             }
         }
@@ -103,13 +131,19 @@ pub fn link_inverse(m: &mut MutEnv<'_>, child: &Model, child_id: i64, field: &st
             continue;
         }
         if let Some(old) = old {
-            if let Some(list) = m.db.row_mut(&pmodel, old).and_then(|r| r.get_mut(&pfield)).and_then(Value::as_array_mut) {
+            if let Some(list) =
+                m.db.row_mut(&pmodel, old)
+                    .and_then(|r| r.get_mut(&pfield))
+                    .and_then(Value::as_array_mut)
+            {
                 list.retain(|v| v.as_i64() != Some(child_id));
             }
         }
         if let Some(new) = new {
             if let Some(prow) = m.db.row_mut(&pmodel, new) {
-                let list = prow.entry(pfield.clone()).or_insert_with(|| Value::Array(Vec::new()));
+                let list = prow
+                    .entry(pfield.clone())
+                    .or_insert_with(|| Value::Array(Vec::new()));
                 if let Some(list) = list.as_array_mut() {
                     if !list.iter().any(|v| v.as_i64() == Some(child_id)) {
                         list.push(Value::from(child_id));

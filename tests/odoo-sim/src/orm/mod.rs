@@ -28,7 +28,12 @@ impl<'a> Env<'a> {
 
     /// The same environment with another context.
     pub fn with_ctx<'b>(&'b self, ctx: &'b Map<String, Value>) -> Env<'b> {
-        Env { reg: self.reg, db: self.db, uid: self.uid, ctx }
+        Env {
+            reg: self.reg,
+            db: self.db,
+            uid: self.uid,
+            ctx,
+        }
     }
 
     pub fn model(&self, name: &str) -> Option<&'a Model> {
@@ -44,7 +49,11 @@ impl<'a> Env<'a> {
     pub fn target_name(&self, model: &str, id: i64) -> Value {
         match self.db.row(model, id) {
             Some(rec) => self.display_name(model, id, rec),
-            None => self.db.names.get(&(model.to_owned(), id)).map_or(Value::Bool(false), |n| Value::String(n.clone())),
+            None => self
+                .db
+                .names
+                .get(&(model.to_owned(), id))
+                .map_or(Value::Bool(false), |n| Value::String(n.clone())),
         }
     }
 
@@ -56,7 +65,12 @@ impl<'a> Env<'a> {
             _ => {}
         }
         if field.kind.is_x2many() {
-            return Value::Array(self.x2many_ids(model, id, rec, field).into_iter().map(Value::from).collect());
+            return Value::Array(
+                self.x2many_ids(model, id, rec, field)
+                    .into_iter()
+                    .map(Value::from)
+                    .collect(),
+            );
         }
         match rec.get(&field.name) {
             Some(v) => v.clone(),
@@ -67,12 +81,19 @@ impl<'a> Env<'a> {
     /// Ids of an x2many as `read` returns them: existing (or unknown-but-plausible) co-records, archived ones
     /// dropped under `active_test`, in the comodel's order.
     pub fn x2many_ids(&self, model: &Model, id: i64, rec: &Record, field: &Field) -> Vec<i64> {
-        let mut ids: Vec<i64> = match crate::models::x2many_override(self, model, id, rec, field) {
-            Some(ids) => ids,
-            None => rec.get(&field.name).and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default(),
+        if let Some(ids) = crate::models::x2many_override(self, model, id, rec, field) {
+            return ids;
+        }
+        let mut ids: Vec<i64> = match rec.get(&field.name).and_then(Value::as_array) {
+            Some(a) => a.iter().filter_map(Value::as_i64).collect(),
+            None => self.inverse_m2m(model, id, field),
         };
-        let Some(rel) = field.relation.as_deref() else { return ids };
-        let Some(table) = self.db.table(rel) else { return ids };
+        let Some(rel) = field.relation.as_deref() else {
+            return ids;
+        };
+        let Some(table) = self.db.table(rel) else {
+            return ids;
+        };
         let comodel = self.reg.model(rel);
         let check_active = self.active_test() && comodel.is_some_and(Model::has_active);
         ids.retain(|cid| match table.rows.get(cid) {
@@ -87,6 +108,36 @@ impl<'a> Env<'a> {
             }
         }
         ids
+    }
+
+    /// A many2many the row does not store, read from the comodel's many2many pointing back at this model.
+    fn inverse_m2m(&self, model: &Model, id: i64, field: &Field) -> Vec<i64> {
+        let (Some(rel), Kind::Many2many) = (field.relation.as_deref(), field.kind) else {
+            return Vec::new();
+        };
+        let Some(cm) = self.reg.model(rel) else {
+            return Vec::new();
+        };
+        let Some(back) = cm
+            .fields
+            .iter()
+            .find(|f| f.kind == Kind::Many2many && f.relation.as_deref() == Some(&model.name))
+        else {
+            return Vec::new();
+        };
+        let Some(table) = self.db.table(rel) else {
+            return Vec::new();
+        };
+        table
+            .rows
+            .iter()
+            .filter(|(_, r)| {
+                r.get(&back.name)
+                    .and_then(Value::as_array)
+                    .is_some_and(|a| a.iter().any(|v| v.as_i64() == Some(id)))
+            })
+            .map(|(k, _)| *k)
+            .collect()
     }
 
     /// Empty value of a field as `read` shows it.

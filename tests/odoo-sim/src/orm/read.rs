@@ -8,7 +8,12 @@ use crate::registry::{Field, Kind, Model};
 
 /// The field names `read` returns when none are asked for.
 pub fn all_fields(model: &Model) -> Vec<String> {
-    model.fields.iter().filter(|f| f.kind != Kind::Binary && f.name != "id").map(|f| f.name.clone()).collect()
+    model
+        .fields
+        .iter()
+        .filter(|f| f.kind != Kind::Binary && f.name != "id")
+        .map(|f| f.name.clone())
+        .collect()
 }
 
 /// Resolves requested field names, failing like Odoo on an unknown one.
@@ -16,12 +21,22 @@ pub fn check_fields<'m>(model: &'m Model, names: &[String]) -> OdooResult<Vec<&'
     names
         .iter()
         .filter(|n| n.as_str() != "id")
-        .map(|n| model.field(n).ok_or_else(|| OdooError::invalid_field(&model.name, n)))
+        .map(|n| {
+            model
+                .field(n)
+                .ok_or_else(|| OdooError::invalid_field(&model.name, n))
+        })
         .collect()
 }
 
 /// `read(ids, fields, load)`; `classic` gives many2one as `[id, name]`.
-pub fn read(env: &Env<'_>, model: &Model, ids: &[i64], names: &[String], classic: bool) -> OdooResult<Vec<Value>> {
+pub fn read(
+    env: &Env<'_>,
+    model: &Model,
+    ids: &[i64],
+    names: &[String],
+    classic: bool,
+) -> OdooResult<Vec<Value>> {
     let fields = check_fields(model, names)?;
     let mut out = Vec::with_capacity(ids.len());
     let phantom = crate::models::phantom(env, model);
@@ -47,7 +62,10 @@ pub fn shape(env: &Env<'_>, f: &Field, v: Value, classic: bool) -> Value {
     match f.kind {
         Kind::Many2one => match v.as_i64() {
             Some(id) if classic => {
-                let name = f.relation.as_deref().map_or(Value::Bool(false), |rel| env.target_name(rel, id));
+                let name = f
+                    .relation
+                    .as_deref()
+                    .map_or(Value::Bool(false), |rel| env.target_name(rel, id));
                 Value::Array(vec![Value::from(id), name])
             }
             Some(id) => Value::from(id),

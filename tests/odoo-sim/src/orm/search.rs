@@ -3,8 +3,8 @@
 use serde_json::Value;
 
 use crate::access;
-use crate::domain::{self, Evaluator, Node, Op};
 use crate::domain::Leaf;
+use crate::domain::{self, Evaluator, Node, Op};
 use crate::error::{OdooError, OdooResult};
 use crate::order;
 use crate::orm::Env;
@@ -20,7 +20,13 @@ pub fn filter(env: &Env<'_>, model: &Model, domain: &Value) -> OdooResult<Vec<i6
 pub fn filter_node(env: &Env<'_>, model: &Model, node: Node) -> OdooResult<Vec<i64>> {
     let mut parts = vec![];
     if model.has_active() && env.active_test() && !domain::has_active_leaf(&node) {
-        parts.push(Node::Leaf(Leaf { path: "active".into(), op: Op::Eq, op_text: "=".into(), value: Value::Bool(true), sub: None }));
+        parts.push(Node::Leaf(Leaf {
+            path: "active".into(),
+            op: Op::Eq,
+            op_text: "=".into(),
+            value: Value::Bool(true),
+            sub: None,
+        }));
     }
     parts.push(node);
     if let Some(rule) = access::rule_domain(env, &model.name) {
@@ -28,12 +34,26 @@ pub fn filter_node(env: &Env<'_>, model: &Model, node: Node) -> OdooResult<Vec<i
     }
     let ev = Evaluator::new(env);
     let compiled = ev.compile(model, &Node::and(parts))?;
-    let Some(table) = env.db.table(&model.name) else { return Ok(Vec::new()) };
-    Ok(table.rows.iter().filter(|(id, rec)| ev.matches(model, **id, rec, &compiled)).map(|(id, _)| *id).collect())
+    let Some(table) = env.db.table(&model.name) else {
+        return Ok(Vec::new());
+    };
+    Ok(table
+        .rows
+        .iter()
+        .filter(|(id, rec)| ev.matches(model, **id, rec, &compiled))
+        .map(|(id, _)| *id)
+        .collect())
 }
 
 /// `search(domain, offset, limit, order)`.
-pub fn search(env: &Env<'_>, model: &Model, domain: &Value, offset: &Value, limit: &Value, order_spec: &Value) -> OdooResult<Vec<i64>> {
+pub fn search(
+    env: &Env<'_>,
+    model: &Model,
+    domain: &Value,
+    offset: &Value,
+    limit: &Value,
+    order_spec: &Value,
+) -> OdooResult<Vec<i64>> {
     let spec = match order_spec {
         Value::String(s) if !s.trim().is_empty() => s.clone(),
         _ => model.order.clone(),
@@ -62,10 +82,25 @@ fn limit_error(model: &Model, items: &[order::Item], value: &Value) -> OdooError
         Value::String(s) => format!("'{s}'"),
         other => other.to_string(),
     };
-    let order_sql: Vec<String> =
-        items.iter().map(|i| format!("\"{table}\".\"{}\" {}", i.field, if i.desc { "DESC" } else { "ASC" })).collect();
-    let where_sql = if model.has_active() { format!(" WHERE (\"{table}\".\"active\" = true)") } else { String::new() };
-    let query = format!("SELECT \"{table}\".\"id\" FROM \"{table}\"{where_sql} ORDER BY  {}  LIMIT {literal}", order_sql.join(" , "));
+    let order_sql: Vec<String> = items
+        .iter()
+        .map(|i| {
+            format!(
+                "\"{table}\".\"{}\" {}",
+                i.field,
+                if i.desc { "DESC" } else { "ASC" }
+            )
+        })
+        .collect();
+    let where_sql = if model.has_active() {
+        format!(" WHERE (\"{table}\".\"active\" = true)")
+    } else {
+        String::new()
+    };
+    let query = format!(
+        "SELECT \"{table}\".\"id\" FROM \"{table}\"{where_sql} ORDER BY  {}  LIMIT {literal}",
+        order_sql.join(" , ")
+    );
     let chars: Vec<char> = query.chars().collect();
     let loc = chars.len() - literal.chars().count();
     let (mut beg, mut end) = (0usize, chars.len());

@@ -8,7 +8,12 @@ use crate::orm::{Env, search};
 use crate::registry::{Kind, Model};
 
 /// `web_read(ids, specification)`.
-pub fn web_read(env: &Env<'_>, model: &Model, ids: &[i64], spec: &Map<String, Value>) -> OdooResult<Vec<Value>> {
+pub fn web_read(
+    env: &Env<'_>,
+    model: &Model,
+    ids: &[i64],
+    spec: &Map<String, Value>,
+) -> OdooResult<Vec<Value>> {
     for name in spec.keys() {
         if model.field(name).is_none() {
             return Err(OdooError::invalid_field(&model.name, name));
@@ -16,7 +21,9 @@ pub fn web_read(env: &Env<'_>, model: &Model, ids: &[i64], spec: &Map<String, Va
     }
     let mut out = Vec::with_capacity(ids.len());
     for &id in ids {
-        let Some(rec) = env.db.row(&model.name, id) else { continue };
+        let Some(rec) = env.db.row(&model.name, id) else {
+            continue;
+        };
         let mut obj = Map::with_capacity(spec.len() + 1);
         obj.insert("id".into(), Value::from(id));
         for (name, sub) in spec {
@@ -32,7 +39,11 @@ pub fn web_read(env: &Env<'_>, model: &Model, ids: &[i64], spec: &Map<String, Va
             let value = match (field.kind, sub_fields, comodel) {
                 (Kind::Many2one, Some(sf), Some(cm)) => match v.as_i64() {
                     Some(tid) => {
-                        let nested = if env.db.exists(&cm.name, tid) { web_read(&sub_env, cm, &[tid], sf)?.pop() } else { None };
+                        let nested = if env.db.exists(&cm.name, tid) {
+                            web_read(&sub_env, cm, &[tid], sf)?.pop()
+                        } else {
+                            None
+                        };
                         nested.unwrap_or_else(|| {
                             let mut o = Map::new();
                             o.insert("id".into(), Value::from(tid));
@@ -46,12 +57,18 @@ pub fn web_read(env: &Env<'_>, model: &Model, ids: &[i64], spec: &Map<String, Va
                 },
                 (Kind::Many2one, _, _) => v.as_i64().map_or(Value::Bool(false), Value::from),
                 (k, Some(sf), Some(cm)) if k.is_x2many() => {
-                    let mut child_ids: Vec<i64> = v.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default();
+                    let mut child_ids: Vec<i64> = v
+                        .as_array()
+                        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+                        .unwrap_or_default();
                     if let Some(order) = sub.get("order").and_then(Value::as_str) {
                         let items = crate::order::parse(cm, order)?;
                         crate::order::sort(env, cm, &items, &mut child_ids);
                     }
-                    let limit = sub.get("limit").and_then(Value::as_u64).map_or(child_ids.len(), |l| l as usize);
+                    let limit = sub
+                        .get("limit")
+                        .and_then(Value::as_u64)
+                        .map_or(child_ids.len(), |l| l as usize);
                     let (head, tail) = child_ids.split_at(limit.min(child_ids.len()));
                     let mut list = web_read(&sub_env, cm, head, sf)?;
                     list.extend(tail.iter().map(|i| {

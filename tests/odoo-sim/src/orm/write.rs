@@ -47,15 +47,27 @@ pub fn write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, 
 }
 
 fn ids_of(v: Option<&Value>) -> Vec<i64> {
-    v.and_then(Value::as_array).map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default()
+    v.and_then(Value::as_array)
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
 }
 
 /// Runs x2many commands (or a plain id list, which replaces the set) on `field` of row `id`.
 pub fn apply_x2many(m: &mut MutEnv<'_>, model: &Model, id: i64, fname: &str, cmds: &Value) -> OdooResult<()> {
-    let Some(field) = model.field(fname) else { return Ok(()) };
+    let Some(field) = model.field(fname) else {
+        return Ok(());
+    };
     let rel = field.relation.clone().unwrap_or_default();
-    let Some(comodel) = m.model(&rel) else { return Ok(()) };
-    let Some(items) = cmds.as_array() else { return Ok(()) };
+    let Some(items) = cmds.as_array() else {
+        return Ok(());
+    };
+    let Some(comodel) = m.model(&rel) else {
+        if items.iter().all(Value::is_number) {
+            let list = ids_of(Some(cmds));
+            set_list(m, model, id, fname, |l| *l = list);
+        }
+        return Ok(());
+    };
     let o2m = field.kind == Kind::One2many;
     let inverse = field.relation_field.clone();
     let commands: Vec<Vec<Value>> = if items.iter().all(Value::is_number) {
@@ -142,6 +154,9 @@ fn set_list(m: &mut MutEnv<'_>, model: &Model, id: i64, fname: &str, f: impl FnO
     if let Some(row) = m.db.row_mut(&model.name, id) {
         let mut list = ids_of(row.get(fname));
         f(&mut list);
-        row.insert(fname.to_owned(), Value::Array(list.into_iter().map(Value::from).collect()));
+        row.insert(
+            fname.to_owned(),
+            Value::Array(list.into_iter().map(Value::from).collect()),
+        );
     }
 }

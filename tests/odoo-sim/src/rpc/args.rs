@@ -36,33 +36,58 @@ pub fn bind(
     for (k, v) in kwargs {
         match params.iter().position(|p| p.0 == k) {
             Some(i) if out[i].is_some() => {
-                return Err(OdooError::type_error(format!("{func} got multiple values for argument '{k}'")));
+                return Err(OdooError::type_error(format!(
+                    "{func} got multiple values for argument '{k}'"
+                )));
             }
             Some(i) => out[i] = Some(v.clone()),
             None if rest_kw.is_some() => {
                 extra.insert(k.clone(), v.clone());
             }
-            None => return Err(OdooError::type_error(format!("{func} got an unexpected keyword argument '{k}'"))),
+            None => {
+                return Err(OdooError::type_error(format!(
+                    "{func} got an unexpected keyword argument '{k}'"
+                )));
+            }
         }
     }
-    let missing: Vec<&str> = params.iter().zip(&out).filter(|(p, v)| p.1.is_none() && v.is_none()).map(|(p, _)| p.0).collect();
+    let missing: Vec<&str> = params
+        .iter()
+        .zip(&out)
+        .filter(|(p, v)| p.1.is_none() && v.is_none())
+        .map(|(p, _)| p.0)
+        .collect();
     if !missing.is_empty() {
         let quoted: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
         let list = match quoted.len() {
             1 => quoted[0].clone(),
             n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
         };
-        let plural = if missing.len() == 1 { "argument" } else { "arguments" };
-        return Err(OdooError::type_error(format!("{func} missing {} required positional {plural}: {list}", missing.len())));
+        let plural = if missing.len() == 1 {
+            "argument"
+        } else {
+            "arguments"
+        };
+        return Err(OdooError::type_error(format!(
+            "{func} missing {} required positional {plural}: {list}",
+            missing.len()
+        )));
     }
-    let vals = params.iter().zip(out).map(|(p, v)| v.or_else(|| p.1.clone()).unwrap_or(Value::Null)).collect();
+    let vals = params
+        .iter()
+        .zip(out)
+        .map(|(p, v)| v.or_else(|| p.1.clone()).unwrap_or(Value::Null))
+        .collect();
     Ok((vals, extra))
 }
 
 /// Record ids given as the first positional argument (an int or a list of ints).
 pub fn ids(v: &Value) -> Vec<i64> {
     match v {
-        Value::Array(a) => a.iter().filter_map(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok()))).collect(),
+        Value::Array(a) => a
+            .iter()
+            .filter_map(|x| x.as_i64().or_else(|| x.as_str().and_then(|s| s.parse().ok())))
+            .collect(),
         Value::Number(n) => n.as_i64().into_iter().collect(),
         _ => Vec::new(),
     }
@@ -78,7 +103,9 @@ pub fn class_of(model: &str, method: &str) -> String {
         .split(['.', '_'])
         .map(|w| {
             let mut c = w.chars();
-            c.next().map(|f| f.to_uppercase().chain(c).collect::<String>()).unwrap_or_default()
+            c.next()
+                .map(|f| f.to_uppercase().chain(c).collect::<String>())
+                .unwrap_or_default()
         })
         .collect()
 }
@@ -90,15 +117,25 @@ mod tests {
 
     #[test]
     fn binds_and_reports_like_cpython() {
-        let params: &[Param] = &[("domain", None), ("offset", Some(json!(0))), ("limit", Some(Value::Null))];
+        let params: &[Param] = &[
+            ("domain", None),
+            ("offset", Some(json!(0))),
+            ("limit", Some(Value::Null)),
+        ];
         let (v, _) = bind("BaseModel", "search", params, &[json!([])], &Map::new(), None).unwrap();
         assert_eq!(v, vec![json!([]), json!(0), Value::Null]);
         let e = bind("BaseModel", "search", params, &[], &Map::new(), None).unwrap_err();
-        assert_eq!(e.message, "BaseModel.search() missing 1 required positional argument: 'domain'");
+        assert_eq!(
+            e.message,
+            "BaseModel.search() missing 1 required positional argument: 'domain'"
+        );
         let mut kw = Map::new();
         kw.insert("fieldz".into(), json!(1));
         let e = bind("BaseModel", "search", params, &[json!([])], &kw, None).unwrap_err();
-        assert_eq!(e.message, "BaseModel.search() got an unexpected keyword argument 'fieldz'");
+        assert_eq!(
+            e.message,
+            "BaseModel.search() got an unexpected keyword argument 'fieldz'"
+        );
         assert_eq!(class_of("res.partner", "write"), "ResPartner");
         assert_eq!(class_of("res.partner", "search"), "BaseModel");
     }

@@ -13,19 +13,44 @@ use crate::orm::{Env, read, search, unlink, web, write};
 use crate::registry::Model;
 
 const READ_ONLY: &[&str] = &[
-    "search", "search_count", "read", "search_read", "fields_get", "default_get", "name_search", "web_search_read",
-    "web_read", "check_access_rights", "check_access", "has_access", "exists",
+    "search",
+    "search_count",
+    "read",
+    "search_read",
+    "fields_get",
+    "default_get",
+    "name_search",
+    "web_search_read",
+    "web_read",
+    "check_access_rights",
+    "check_access",
+    "has_access",
+    "exists",
 ];
 
 fn no_method(model: &str, method: &str) -> OdooError {
-    OdooError::new("builtins.AttributeError", format!("The method '{method}' does not exist on the model '{model}'"))
+    OdooError::new(
+        "builtins.AttributeError",
+        format!("The method '{method}' does not exist on the model '{model}'"),
+    )
 }
 
 fn major(sim: &Sim) -> i64 {
-    sim.server_version().split('.').next().and_then(|m| m.parse().ok()).unwrap_or(18)
+    sim.server_version()
+        .split('.')
+        .next()
+        .and_then(|m| m.parse().ok())
+        .unwrap_or(18)
 }
 
-pub fn run(sim: &Sim, uid: i64, model_name: &str, method: &str, args: &[Value], mut kwargs: Map<String, Value>) -> OdooResult<Option<Value>> {
+pub fn run(
+    sim: &Sim,
+    uid: i64,
+    model_name: &str,
+    method: &str,
+    args: &[Value],
+    mut kwargs: Map<String, Value>,
+) -> OdooResult<Option<Value>> {
     let ctx = match kwargs.remove("context") {
         Some(Value::Object(c)) => c,
         _ => Map::new(),
@@ -36,19 +61,36 @@ pub fn run(sim: &Sim, uid: i64, model_name: &str, method: &str, args: &[Value], 
         }
     }
     let reg = sim.inner.registry.clone();
-    let Some(model) = reg.model(model_name) else { return Err(OdooError::user(format!("Object {model_name} doesn't exist"))) };
+    let Some(model) = reg.model(model_name) else {
+        return Err(OdooError::user(format!("Object {model_name} doesn't exist")));
+    };
     if major(sim) < 17 && method == "web_read" {
         return Err(no_method(model_name, method));
     }
     if major(sim) < 17 && method == "web_search_read" {
-        return Err(OdooError::type_error("BaseModel.web_search_read() got an unexpected keyword argument 'specification'"));
+        return Err(OdooError::type_error(
+            "BaseModel.web_search_read() got an unexpected keyword argument 'specification'",
+        ));
     }
     if READ_ONLY.contains(&method) {
-        let db = sim.inner.db.read().map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
-        let env = Env { reg: &reg, db: &db, uid, ctx: &ctx };
+        let db = sim
+            .inner
+            .db
+            .read()
+            .map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
+        let env = Env {
+            reg: &reg,
+            db: &db,
+            uid,
+            ctx: &ctx,
+        };
         return read_method(&env, model, method, args, &kwargs);
     }
-    let mut db = sim.inner.db.write().map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
+    let mut db = sim
+        .inner
+        .db
+        .write()
+        .map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
     let snapshot = db.clone();
     let mut m = MutEnv::new(&reg, &mut db, uid, &ctx);
     let out = write_method(&mut m, model, method, args, &kwargs);
@@ -72,17 +114,33 @@ fn rollback(db: &mut Db, mut snapshot: Db) {
 fn first_ids(args: &[Value], class: &str, method: &str) -> OdooResult<(Vec<i64>, Vec<Value>)> {
     match args.split_first() {
         Some((first, rest)) => Ok((ids(first), rest.to_vec())),
-        None => Err(OdooError::type_error(format!("{class}.{method}() missing 1 required positional argument: 'ids'"))),
+        None => Err(OdooError::type_error(format!(
+            "{class}.{method}() missing 1 required positional argument: 'ids'"
+        ))),
     }
 }
 
-fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwargs: &Map<String, Value>) -> OdooResult<Option<Value>> {
+fn read_method(
+    env: &Env<'_>,
+    model: &Model,
+    method: &str,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> OdooResult<Option<Value>> {
     let name = &model.name;
     let class = class_of(name, method);
     let b = |params: &[Param], a: &[Value]| bind(&class, method, params, a, kwargs, None).map(|(v, _)| v);
     let out = match method {
         "search" => {
-            let v = b(&[("domain", None), ("offset", Some(json!(0))), ("limit", Some(Value::Null)), ("order", Some(Value::Null))], args)?;
+            let v = b(
+                &[
+                    ("domain", None),
+                    ("offset", Some(json!(0))),
+                    ("limit", Some(Value::Null)),
+                    ("order", Some(Value::Null)),
+                ],
+                args,
+            )?;
             access::check_acl(env, name, AccessOp::Read)?;
             json!(search::search(env, model, &v[0], &v[1], &v[2], &v[3])?)
         }
@@ -94,14 +152,40 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
         }
         "read" => {
             let (ids, rest) = first_ids(args, &class, method)?;
-            let v = b(&[("fields", Some(Value::Null)), ("load", Some(json!("_classic_read")))], &rest)?;
+            let v = b(
+                &[
+                    ("fields", Some(Value::Null)),
+                    ("load", Some(json!("_classic_read"))),
+                ],
+                &rest,
+            )?;
             access::check(env, name, &ids, AccessOp::Read)?;
             let fields = field_list(model, &v[0]);
             json!(read::read(env, model, &ids, &fields, !v[1].is_null())?)
         }
         "search_read" => {
-            let (v, extra) = bind(&class, method, &[("domain", Some(Value::Null)), ("fields", Some(Value::Null)), ("offset", Some(json!(0))), ("limit", Some(Value::Null)), ("order", Some(Value::Null))], args, kwargs, Some("read_kwargs"))?;
-            let (rk, _) = bind("BaseModel", "_read_format", &[("load", Some(json!("_classic_read")))], &[], &extra, None)?;
+            let (v, extra) = bind(
+                &class,
+                method,
+                &[
+                    ("domain", Some(Value::Null)),
+                    ("fields", Some(Value::Null)),
+                    ("offset", Some(json!(0))),
+                    ("limit", Some(Value::Null)),
+                    ("order", Some(Value::Null)),
+                ],
+                args,
+                kwargs,
+                Some("read_kwargs"),
+            )?;
+            let (rk, _) = bind(
+                "BaseModel",
+                "_read_format",
+                &[("load", Some(json!("_classic_read")))],
+                &[],
+                &extra,
+                None,
+            )?;
             access::check_acl(env, name, AccessOp::Read)?;
             let fields = field_list(model, &v[1]);
             read::check_fields(model, &fields)?;
@@ -110,16 +194,33 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
             json!(read::read(env, model, &ids, &fields, !rk[0].is_null())?)
         }
         "fields_get" => {
-            let v = b(&[("allfields", Some(Value::Null)), ("attributes", Some(Value::Null))], args)?;
+            let v = b(
+                &[
+                    ("allfields", Some(Value::Null)),
+                    ("attributes", Some(Value::Null)),
+                ],
+                args,
+            )?;
             fields_get(model, &v[0], &v[1])
         }
         "default_get" => {
             let v = b(&[("fields_list", None)], args)?;
-            let fields: Vec<String> = v[0].as_array().map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect()).unwrap_or_default();
+            let fields: Vec<String> = v[0]
+                .as_array()
+                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+                .unwrap_or_default();
             Value::Object(models::default_get(env, model, &fields))
         }
         "name_search" => {
-            let v = b(&[("name", Some(json!(""))), ("args", Some(Value::Null)), ("operator", Some(json!("ilike"))), ("limit", Some(json!(100)))], args)?;
+            let v = b(
+                &[
+                    ("name", Some(json!(""))),
+                    ("args", Some(Value::Null)),
+                    ("operator", Some(json!("ilike"))),
+                    ("limit", Some(json!(100))),
+                ],
+                args,
+            )?;
             access::check_acl(env, name, AccessOp::Read)?;
             let mut domain = v[1].as_array().cloned().unwrap_or_default();
             let text = v[0].as_str().unwrap_or_default();
@@ -128,10 +229,24 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
                 domain.push(json!(["display_name", op, text]));
             }
             let ids = search::search(env, model, &Value::Array(domain), &json!(0), &v[3], &Value::Null)?;
-            Value::Array(ids.iter().map(|id| json!([id, env.target_name(name, *id)])).collect())
+            Value::Array(
+                ids.iter()
+                    .map(|id| json!([id, env.target_name(name, *id)]))
+                    .collect(),
+            )
         }
         "web_search_read" => {
-            let v = b(&[("domain", None), ("specification", None), ("offset", Some(json!(0))), ("limit", Some(Value::Null)), ("order", Some(Value::Null)), ("count_limit", Some(Value::Null))], args)?;
+            let v = b(
+                &[
+                    ("domain", None),
+                    ("specification", None),
+                    ("offset", Some(json!(0))),
+                    ("limit", Some(Value::Null)),
+                    ("order", Some(Value::Null)),
+                    ("count_limit", Some(Value::Null)),
+                ],
+                args,
+            )?;
             access::check_acl(env, name, AccessOp::Read)?;
             let spec = v[1].as_object().cloned().unwrap_or_default();
             web::web_search_read(env, model, &v[0], &spec, &v[2], &v[3], &v[4], &v[5])?
@@ -144,7 +259,10 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
             json!(web::web_read(env, model, &ids, &spec)?)
         }
         "check_access_rights" => {
-            let v = b(&[("operation", None), ("raise_exception", Some(json!(true)))], args)?;
+            let v = b(
+                &[("operation", None), ("raise_exception", Some(json!(true)))],
+                args,
+            )?;
             let op = operation(&v[0])?;
             let res = access::check_acl(env, name, op);
             if crate::orm::convert::truthy(&v[1]) {
@@ -166,7 +284,11 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
         }
         "exists" => {
             let (ids, _) = first_ids(args, &class, method)?;
-            json!(ids.into_iter().filter(|i| env.db.exists(name, *i)).collect::<Vec<_>>())
+            json!(
+                ids.into_iter()
+                    .filter(|i| env.db.exists(name, *i))
+                    .collect::<Vec<_>>()
+            )
         }
         other => return Err(no_method(name, other)),
     };
@@ -174,7 +296,9 @@ fn read_method(env: &Env<'_>, model: &Model, method: &str, args: &[Value], kwarg
 }
 
 fn operation(v: &Value) -> OdooResult<AccessOp> {
-    v.as_str().and_then(AccessOp::parse).ok_or_else(|| OdooError::value(format!("Invalid access mode: {}", crate::pyrepr::repr(v))))
+    v.as_str()
+        .and_then(AccessOp::parse)
+        .ok_or_else(|| OdooError::value(format!("Invalid access mode: {}", crate::pyrepr::repr(v))))
 }
 
 fn field_list(model: &Model, v: &Value) -> Vec<String> {
@@ -185,15 +309,25 @@ fn field_list(model: &Model, v: &Value) -> Vec<String> {
 }
 
 fn fields_get(model: &Model, allfields: &Value, attributes: &Value) -> Value {
-    let wanted: Option<Vec<&str>> = allfields.as_array().filter(|a| !a.is_empty()).map(|a| a.iter().filter_map(Value::as_str).collect());
-    let attrs: Option<Vec<&str>> = attributes.as_array().map(|a| a.iter().filter_map(Value::as_str).collect());
+    let wanted: Option<Vec<&str>> = allfields
+        .as_array()
+        .filter(|a| !a.is_empty())
+        .map(|a| a.iter().filter_map(Value::as_str).collect());
+    let attrs: Option<Vec<&str>> = attributes
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).collect());
     let mut out = Map::new();
     for f in &model.fields {
         if f.attrs.is_empty() || wanted.as_ref().is_some_and(|w| !w.contains(&f.name.as_str())) {
             continue;
         }
         let desc: Map<String, Value> = match &attrs {
-            Some(list) => f.attrs.iter().filter(|(k, _)| list.contains(&k.as_str())).map(|(k, v)| (k.clone(), v.clone())).collect(),
+            Some(list) => f
+                .attrs
+                .iter()
+                .filter(|(k, _)| list.contains(&k.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect(),
             None => f.attrs.clone(),
         };
         out.insert(f.name.clone(), Value::Object(desc));
@@ -201,7 +335,13 @@ fn fields_get(model: &Model, allfields: &Value, attributes: &Value) -> Value {
     Value::Object(out)
 }
 
-fn write_method(m: &mut MutEnv<'_>, model: &Model, method: &str, args: &[Value], kwargs: &Map<String, Value>) -> OdooResult<Option<Value>> {
+fn write_method(
+    m: &mut MutEnv<'_>,
+    model: &Model,
+    method: &str,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> OdooResult<Option<Value>> {
     let name = model.name.clone();
     let class = class_of(&name, method);
     let b = |params: &[Param], a: &[Value]| bind(&class, method, params, a, kwargs, None).map(|(v, _)| v);
@@ -292,5 +432,9 @@ fn create_checked(m: &mut MutEnv<'_>, model: &Model, vals: &Value) -> OdooResult
 /// `MissingError` when some of `ids` do not exist.
 fn existing(m: &MutEnv<'_>, model: &str, ids: &[i64]) -> OdooResult<()> {
     let missing: Vec<i64> = ids.iter().copied().filter(|i| !m.db.exists(model, *i)).collect();
-    if missing.is_empty() { Ok(()) } else { Err(OdooError::missing(model, &missing, m.uid)) }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(OdooError::missing(model, &missing, m.uid))
+    }
 }

@@ -42,8 +42,15 @@ fn missing_arg(func: &str, names: &[&str], got: usize) -> OdooError {
         1 => quoted[0].clone(),
         n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
     };
-    let plural = if missing.len() == 1 { "argument" } else { "arguments" };
-    OdooError::type_error(format!("{func}() missing {} required positional {plural}: {list}", missing.len()))
+    let plural = if missing.len() == 1 {
+        "argument"
+    } else {
+        "arguments"
+    };
+    OdooError::type_error(format!(
+        "{func}() missing {} required positional {plural}: {list}",
+        missing.len()
+    ))
 }
 
 pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Value> {
@@ -68,7 +75,10 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Value> {
             }
             Ok(check_login(sim, &args[0], &args[1], &args[2]).map_or(Value::Bool(false), Value::from))
         }
-        other => Err(OdooError::new("builtins.Exception", format!("Method not found: {other}"))),
+        other => Err(OdooError::new(
+            "builtins.Exception",
+            format!("Method not found: {other}"),
+        )),
     }
 }
 
@@ -76,7 +86,12 @@ pub fn db(sim: &Sim, method: &str, _args: &[Value]) -> OdooResult<Value> {
     match method {
         "server_version" => Ok(Value::String(sim.server_version())),
         "list" => Ok(json!([crate::DEFAULT_DB])),
-        "db_exist" => Ok(Value::Bool(_args.first().and_then(Value::as_str) == Some(crate::DEFAULT_DB))),
-        other => Err(OdooError::new("builtins.Exception", format!("Method not found: {other}"))),
+        "db_exist" => Ok(Value::Bool(
+            _args.first().and_then(Value::as_str) == Some(crate::DEFAULT_DB),
+        )),
+        other => Err(OdooError::new(
+            "builtins.Exception",
+            format!("Method not found: {other}"),
+        )),
     }
 }

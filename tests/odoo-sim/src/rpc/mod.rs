@@ -15,16 +15,34 @@ use crate::error::{OdooError, OdooResult};
 
 /// What a call is, for the log, before it runs.
 pub fn describe(params: &Value) -> CallRecord {
-    let service = params.get("service").and_then(Value::as_str).unwrap_or_default().to_owned();
-    let method = params.get("method").and_then(Value::as_str).unwrap_or_default().to_owned();
+    let service = params
+        .get("service")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
+    let method = params
+        .get("method")
+        .and_then(Value::as_str)
+        .unwrap_or_default()
+        .to_owned();
     let args = params.get("args").and_then(Value::as_array);
     let (model, model_method) = if service == "object" {
-        let at = |i: usize| args.and_then(|a| a.get(i)).and_then(Value::as_str).map(str::to_owned);
+        let at = |i: usize| {
+            args.and_then(|a| a.get(i))
+                .and_then(Value::as_str)
+                .map(str::to_owned)
+        };
         (at(3), at(4))
     } else {
         (None, None)
     };
-    CallRecord { service, method, model, model_method, duration: Duration::ZERO }
+    CallRecord {
+        service,
+        method,
+        model,
+        model_method,
+        duration: Duration::ZERO,
+    }
 }
 
 /// Runs one call; `Ok(None)` is a Python `None` (no `result` member).

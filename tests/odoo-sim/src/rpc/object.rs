@@ -8,7 +8,10 @@ use crate::error::{OdooError, OdooResult};
 
 pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>> {
     if method != "execute" && method != "execute_kw" {
-        return Err(OdooError::new("builtins.NameError", format!("Method not available {method}")));
+        return Err(OdooError::new(
+            "builtins.NameError",
+            format!("Method not available {method}"),
+        ));
     }
     if args.len() < 5 {
         return Err(OdooError::type_error(format!(
@@ -21,7 +24,11 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>
     let name = args[4].as_str().unwrap_or_default();
     let (margs, kwargs): (Vec<Value>, Map<String, Value>) = if method == "execute_kw" {
         let margs = args.get(5).and_then(Value::as_array).cloned().unwrap_or_default();
-        let kwargs = args.get(6).and_then(Value::as_object).cloned().unwrap_or_default();
+        let kwargs = args
+            .get(6)
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
         (margs, kwargs)
     } else {
         (args[5..].to_vec(), Map::new())
@@ -30,7 +37,9 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>
         return Err(OdooError::user(format!("Object {model} doesn't exist")));
     }
     if name.starts_with('_') {
-        return Err(OdooError::access(format!("Private methods (such as {name}) cannot be called remotely.")));
+        return Err(OdooError::access(format!(
+            "Private methods (such as {name}) cannot be called remotely."
+        )));
     }
     super::call::run(sim, uid, model, name, &margs, kwargs)
 }
@@ -47,7 +56,12 @@ fn authenticate(sim: &Sim, uid: &Value, secret: &Value) -> OdooResult<i64> {
         _ => None,
     }
     .ok_or_else(OdooError::access_denied)?;
-    let exists = sim.inner.db.read().map(|db| db.exists("res.users", uid)).unwrap_or(false);
+    let exists = sim
+        .inner
+        .db
+        .read()
+        .map(|db| db.exists("res.users", uid))
+        .unwrap_or(false);
     if !exists {
         return Err(OdooError::missing("res.users", &[uid], uid));
     }
