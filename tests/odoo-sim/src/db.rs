@@ -67,10 +67,10 @@ impl Db {
                     let stored = match model.field(k) {
                         Some(f) if f.kind == Kind::Many2one => match v.as_array().map(Vec::as_slice) {
                             Some([Value::Number(n), name]) => {
-                                if let (Some(rel), Some(tid)) = (&f.relation, n.as_i64()) {
-                                    if let Some(name) = name.as_str() {
-                                        names.insert((rel.clone(), tid), name.to_owned());
-                                    }
+                                if let (Some(rel), Some(tid)) = (&f.relation, n.as_i64())
+                                    && let Some(name) = name.as_str()
+                                {
+                                    names.insert((rel.clone(), tid), name.to_owned());
                                 }
                                 Value::Number(n.clone())
                             }

@@ -85,6 +85,7 @@ enum SortVal {
     Str(String),
 }
 
+#[allow(clippy::too_many_arguments)] // recursion state of many2one expansion
 fn columns(
     env: &Env<'_>,
     model: &Model,
@@ -102,25 +103,26 @@ fn columns(
         let Some(field) = model.field(&item.field) else {
             continue;
         };
-        if field.kind == Kind::Many2one && depth < MAX_M2O_DEPTH {
-            if let Some(cm) = field.relation.as_deref().and_then(|r| env.reg.model(r)) {
-                let target = rec.and_then(|r| r.get(&field.name)).and_then(Value::as_i64);
-                let sub = parse(cm, &cm.order).unwrap_or_default();
-                match target.filter(|t| env.db.exists(&cm.name, *t)) {
-                    Some(t) => columns(env, cm, t, &sub, desc, item.nulls_first.or(nulls), depth + 1, out),
-                    None => {
-                        for s in &sub {
-                            let d = s.desc != desc;
-                            out.push(Col {
-                                val: None,
-                                desc: d,
-                                nulls_first: item.nulls_first.or(nulls).or(s.nulls_first).unwrap_or(d),
-                            });
-                        }
+        if field.kind == Kind::Many2one
+            && depth < MAX_M2O_DEPTH
+            && let Some(cm) = field.relation.as_deref().and_then(|r| env.reg.model(r))
+        {
+            let target = rec.and_then(|r| r.get(&field.name)).and_then(Value::as_i64);
+            let sub = parse(cm, &cm.order).unwrap_or_default();
+            match target.filter(|t| env.db.exists(&cm.name, *t)) {
+                Some(t) => columns(env, cm, t, &sub, desc, item.nulls_first.or(nulls), depth + 1, out),
+                None => {
+                    for s in &sub {
+                        let d = s.desc != desc;
+                        out.push(Col {
+                            val: None,
+                            desc: d,
+                            nulls_first: item.nulls_first.or(nulls).or(s.nulls_first).unwrap_or(d),
+                        });
                     }
                 }
-                continue;
             }
+            continue;
         }
         let v = if field.name == "id" {
             Some(Value::from(id))

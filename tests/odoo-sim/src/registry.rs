@@ -57,12 +57,6 @@ impl Kind {
     pub fn is_numeric(self) -> bool {
         matches!(self, Kind::Integer | Kind::Float | Kind::Monetary)
     }
-    pub fn is_float(self) -> bool {
-        matches!(self, Kind::Float | Kind::Monetary)
-    }
-    pub fn is_text(self) -> bool {
-        matches!(self, Kind::Char | Kind::Text | Kind::Html | Kind::Selection)
-    }
 }
 
 /// One field of a model.
@@ -74,9 +68,7 @@ pub struct Field {
     pub relation_field: Option<String>,
     pub store: bool,
     pub readonly: bool,
-    pub required: bool,
     pub related: bool,
-    pub string: String,
     pub selection: Option<Vec<String>>,
     /// Every `fields_get` attribute, for `fields_get` itself.
     pub attrs: Map<String, Value>,
@@ -253,9 +245,7 @@ fn field_from_attrs(name: &str, attrs: &Map<String, Value>) -> Field {
         relation_field: s("relation_field"),
         store: b("store"),
         readonly: b("readonly"),
-        required: b("required"),
         related: attrs.contains_key("related"),
-        string: s("string").unwrap_or_default(),
         selection,
         attrs: attrs.clone(),
     }
@@ -277,9 +267,7 @@ fn inferred_field(name: &str, v: &Value) -> Field {
         relation_field: None,
         store: true,
         readonly: false,
-        required: false,
         related: false,
-        string: name.to_owned(),
         selection: None,
         attrs: Map::new(),
     }

@@ -96,10 +96,11 @@ fn term(v: &Value) -> OdooResult<Node> {
         _ => return Err(OdooError::value("too many values to unpack (expected 3)")),
     }
     let (left, op_v, right) = (&items[0], &items[1], &items[2]);
-    if let (Some(l), Some("="), Some(r)) = (left.as_i64(), op_v.as_str(), right.as_i64()) {
-        if r == 1 && (l == 1 || l == 0) {
-            return Ok(if l == 1 { Node::True } else { Node::False });
-        }
+    if let (Some(l), Some("="), Some(r)) = (left.as_i64(), op_v.as_str(), right.as_i64())
+        && r == 1
+        && (l == 1 || l == 0)
+    {
+        return Ok(if l == 1 { Node::True } else { Node::False });
     }
     let invalid = || {
         OdooError::value(format!(

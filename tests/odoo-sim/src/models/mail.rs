@@ -56,10 +56,10 @@ pub fn is_thread(model: &Model) -> bool {
 
 pub fn display_name(rec: &Record) -> Value {
     for k in ["subject", "record_name"] {
-        if let Some(Value::String(s)) = rec.get(k) {
-            if !s.is_empty() {
-                return Value::String(s.clone());
-            }
+        if let Some(Value::String(s)) = rec.get(k)
+            && !s.is_empty()
+        {
+            return Value::String(s.clone());
         }
     }
     Value::Bool(false)

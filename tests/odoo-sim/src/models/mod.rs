@@ -73,10 +73,10 @@ pub fn defaults(env: &Env<'_>, model: &Model, for_create: bool) -> Record {
         d.entry("active").or_insert(Value::Bool(true));
     }
     for (k, v) in env.ctx {
-        if let Some(f) = k.strip_prefix("default_") {
-            if model.field(f).is_some() {
-                d.insert(f.to_owned(), v.clone());
-            }
+        if let Some(f) = k.strip_prefix("default_")
+            && model.field(f).is_some()
+        {
+            d.insert(f.to_owned(), v.clone());
         }
     }
     d
@@ -196,12 +196,11 @@ pub fn before_unlink(m: &mut MutEnv<'_>, model: &Model, ids: &[i64]) -> OdooResu
 
 pub fn after_unlink(m: &mut MutEnv<'_>, model: &Model, id: i64, row: &Record) -> OdooResult<()> {
     let _ = id;
-    if model.name == "sale.order.line" {
-        if let Some(order) = row.get("order_id").and_then(Value::as_i64) {
-            if m.db.exists("sale.order", order) {
-                sale::recompute_order(m, order, true);
-            }
-        }
+    if model.name == "sale.order.line"
+        && let Some(order) = row.get("order_id").and_then(Value::as_i64)
+        && m.db.exists("sale.order", order)
+    {
+        sale::recompute_order(m, order, true);
     }
     Ok(())
 }
@@ -223,10 +222,10 @@ pub fn copy_data(
                 vals.insert(f.name.clone(), v.clone());
             }
         }
-        if model.name == "res.partner" {
-            if let Some(Value::String(n)) = rec.get("name") {
-                vals.insert("name".into(), Value::String(format!("{n} (copy)")));
-            }
+        if model.name == "res.partner"
+            && let Some(Value::String(n)) = rec.get("name")
+        {
+            vals.insert("name".into(), Value::String(format!("{n} (copy)")));
         }
     }
     for k in [
@@ -250,14 +249,13 @@ pub fn copy_data(
 /// Values `name_create(name)` creates (partners parse `Name <email>`).
 pub fn name_create_vals(model: &Model, name: &str) -> Map<String, Value> {
     let mut vals = Map::new();
-    if model.name == "res.partner" {
-        if let Some((n, rest)) = name.split_once('<') {
-            if let Some(email) = rest.strip_suffix('>') {
-                vals.insert("name".into(), json!(n.trim()));
-                vals.insert("email".into(), json!(email.trim()));
-                return vals;
-            }
-        }
+    if model.name == "res.partner"
+        && let Some((n, rest)) = name.split_once('<')
+        && let Some(email) = rest.strip_suffix('>')
+    {
+        vals.insert("name".into(), json!(n.trim()));
+        vals.insert("email".into(), json!(email.trim()));
+        return vals;
     }
     vals.insert("name".into(), json!(name));
     vals

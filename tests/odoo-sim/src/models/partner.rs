@@ -137,10 +137,8 @@ pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
             let empty = row
                 .get(*f)
                 .is_none_or(|v| matches!(v, Value::Bool(false) | Value::Null));
-            if empty {
-                if let Some(v) = parent.get(*f) {
-                    row.insert((*f).to_owned(), v.clone());
-                }
+            if empty && let Some(v) = parent.get(*f) {
+                row.insert((*f).to_owned(), v.clone());
             }
         }
     }

@@ -150,10 +150,11 @@ pub fn recompute_order(m: &mut MutEnv<'_>, id: i64, track: bool) {
             changed.insert(k.into(), old.unwrap_or(json!(0.0)));
         }
     }
-    if track && !changed.is_empty() {
-        if let Some(model) = m.model("sale.order") {
-            super::mail::track(m, model, id, &changed);
-        }
+    if track
+        && !changed.is_empty()
+        && let Some(model) = m.model("sale.order")
+    {
+        super::mail::track(m, model, id, &changed);
     }
 }
 

@@ -72,10 +72,11 @@ fn scalar(db: &Db, model: &Model, f: &Field, v: &Value, uid: i64) -> OdooResult<
             Value::Number(n) => {
                 let id = n.as_i64().unwrap_or_default();
                 let rel = f.relation.as_deref().unwrap_or_default();
-                if let Some(t) = db.table(rel) {
-                    if !t.rows.contains_key(&id) && (t.complete || id >= t.next_id || id <= 0) {
-                        return Err(OdooError::missing(rel, &[id], uid));
-                    }
+                if let Some(t) = db.table(rel)
+                    && !t.rows.contains_key(&id)
+                    && (t.complete || id >= t.next_id || id <= 0)
+                {
+                    return Err(OdooError::missing(rel, &[id], uid));
                 }
                 Value::from(id)
             }

@@ -130,25 +130,24 @@ pub fn link_inverse(
         if !models::o2m_accepts(m, &pmodel, &pfield, &child.name, child_id) {
             continue;
         }
-        if let Some(old) = old {
-            if let Some(list) =
+        if let Some(old) = old
+            && let Some(list) =
                 m.db.row_mut(&pmodel, old)
                     .and_then(|r| r.get_mut(&pfield))
                     .and_then(Value::as_array_mut)
-            {
-                list.retain(|v| v.as_i64() != Some(child_id));
-            }
+        {
+            list.retain(|v| v.as_i64() != Some(child_id));
         }
-        if let Some(new) = new {
-            if let Some(prow) = m.db.row_mut(&pmodel, new) {
-                let list = prow
-                    .entry(pfield.clone())
-                    .or_insert_with(|| Value::Array(Vec::new()));
-                if let Some(list) = list.as_array_mut() {
-                    if !list.iter().any(|v| v.as_i64() == Some(child_id)) {
-                        list.push(Value::from(child_id));
-                    }
-                }
+        if let Some(new) = new
+            && let Some(prow) = m.db.row_mut(&pmodel, new)
+        {
+            let list = prow
+                .entry(pfield.clone())
+                .or_insert_with(|| Value::Array(Vec::new()));
+            if let Some(list) = list.as_array_mut()
+                && !list.iter().any(|v| v.as_i64() == Some(child_id))
+            {
+                list.push(Value::from(child_id));
             }
         }
     }

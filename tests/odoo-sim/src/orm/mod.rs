@@ -100,12 +100,12 @@ impl<'a> Env<'a> {
             Some(crec) => !check_active || crec.get("active") != Some(&Value::Bool(false)),
             None => !table.complete && *cid < table.next_id,
         });
-        if let Some(cm) = comodel {
-            if ids.iter().all(|cid| table.rows.contains_key(cid)) && ids.len() > 1 {
-                if let Ok(spec) = crate::order::parse(cm, &cm.order) {
-                    crate::order::sort(self, cm, &spec, &mut ids);
-                }
-            }
+        if let Some(cm) = comodel
+            && ids.iter().all(|cid| table.rows.contains_key(cid))
+            && ids.len() > 1
+            && let Ok(spec) = crate::order::parse(cm, &cm.order)
+        {
+            crate::order::sort(self, cm, &spec, &mut ids);
         }
         ids
     }
@@ -138,15 +138,5 @@ impl<'a> Env<'a> {
             })
             .map(|(k, _)| *k)
             .collect()
-    }
-
-    /// Empty value of a field as `read` shows it.
-    pub fn empty(field: &Field) -> Value {
-        match field.kind {
-            Kind::Integer => Value::from(0),
-            Kind::Float | Kind::Monetary => Value::from(0.0),
-            k if k.is_x2many() => Value::Array(Vec::new()),
-            _ => Value::Bool(false),
-        }
     }
 }

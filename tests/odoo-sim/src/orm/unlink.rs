@@ -31,10 +31,10 @@ pub fn unlink(m: &mut MutEnv<'_>, model: &Model, ids: &[i64]) -> OdooResult<()> 
             continue;
         };
         for f in &model.fields {
-            if f.kind == Kind::Many2one {
-                if let Some(t) = row.get(&f.name).and_then(Value::as_i64) {
-                    link_inverse(m, model, id, &f.name, Some(t), None);
-                }
+            if f.kind == Kind::Many2one
+                && let Some(t) = row.get(&f.name).and_then(Value::as_i64)
+            {
+                link_inverse(m, model, id, &f.name, Some(t), None);
             }
         }
         models::after_unlink(m, model, id, &row)?;

@@ -87,17 +87,29 @@ pub fn web_read(
     Ok(out)
 }
 
+/// Paging arguments of `web_search_read` as sent.
+#[derive(Debug, Clone, Copy)]
+pub struct Page<'v> {
+    pub offset: &'v Value,
+    pub limit: &'v Value,
+    pub order: &'v Value,
+    pub count_limit: &'v Value,
+}
+
 /// `web_search_read(domain, specification, offset, limit, order, count_limit)`.
 pub fn web_search_read(
     env: &Env<'_>,
     model: &Model,
     domain: &Value,
     spec: &Map<String, Value>,
-    offset: &Value,
-    limit: &Value,
-    order: &Value,
-    count_limit: &Value,
+    page: &Page<'_>,
 ) -> OdooResult<Value> {
+    let Page {
+        offset,
+        limit,
+        order,
+        count_limit,
+    } = *page;
     let ids = search::search(env, model, domain, offset, limit, order)?;
     let records = web_read(env, model, &ids, spec)?;
     if records.is_empty() {

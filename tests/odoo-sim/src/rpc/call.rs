@@ -55,10 +55,10 @@ pub fn run(
         Some(Value::Object(c)) => c,
         _ => Map::new(),
     };
-    if let Some(lang) = ctx.get("lang").and_then(Value::as_str) {
-        if lang != "en_US" {
-            return Err(OdooError::user(format!("Invalid language code: {lang}")));
-        }
+    if let Some(lang) = ctx.get("lang").and_then(Value::as_str)
+        && lang != "en_US"
+    {
+        return Err(OdooError::user(format!("Invalid language code: {lang}")));
     }
     let reg = sim.inner.registry.clone();
     let Some(model) = reg.model(model_name) else {
@@ -249,7 +249,18 @@ fn read_method(
             )?;
             access::check_acl(env, name, AccessOp::Read)?;
             let spec = v[1].as_object().cloned().unwrap_or_default();
-            web::web_search_read(env, model, &v[0], &spec, &v[2], &v[3], &v[4], &v[5])?
+            web::web_search_read(
+                env,
+                model,
+                &v[0],
+                &spec,
+                &web::Page {
+                    offset: &v[2],
+                    limit: &v[3],
+                    order: &v[4],
+                    count_limit: &v[5],
+                },
+            )?
         }
         "web_read" => {
             let (ids, rest) = first_ids(args, &class, method)?;
