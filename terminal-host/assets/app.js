@@ -58,8 +58,11 @@
   const sendJson = (msg) => {
     if (socket && socket.readyState === WebSocket.OPEN) socket.send(JSON.stringify(msg));
   };
+  // A large paste goes out in slices: the host refuses single messages over 1 MiB.
+  const INPUT_SLICE = 64 * 1024;
   const sendBytes = (bytes) => {
-    if (socket && socket.readyState === WebSocket.OPEN) socket.send(bytes);
+    if (!socket || socket.readyState !== WebSocket.OPEN) return;
+    for (let i = 0; i < bytes.length; i += INPUT_SLICE) socket.send(bytes.subarray(i, i + INPUT_SLICE));
   };
 
   const cleanup = () => {

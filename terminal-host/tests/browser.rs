@@ -1,5 +1,5 @@
 //! The page in headless Chromium (tests/browser/terminal-page.mjs): connect with a token from the URL
-//! fragment, `echo hello`, resize, shell exit, reconnect, auth failure; the screenshot lands in target/tmp.
+//! fragment, `echo hello`, a large paste, resize, shell exit, reconnect, disconnect, a lost connection, auth failure; the screenshot lands in target/tmp.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -13,9 +13,12 @@ use terminal_host::token::ShellMode;
 const CHECKS: &[&str] = &[
     "connected",
     "echo hello",
+    "large paste",
     "resize",
     "shell exit",
     "reconnect with a fresh token",
+    "disconnect",
+    "connection lost",
     "auth failure",
     "done",
 ];
@@ -54,6 +57,7 @@ async fn the_page_runs_a_shell_in_headless_chromium() {
         .arg(&base)
         .arg(token("admin", ShellMode::Bash))
         .arg(token("admin", ShellMode::Bash))
+        .arg(token("admin", ShellMode::Bash))
         .arg(&screenshot)
         .env("CHROMIUM", &chromium)
         .kill_on_drop(true)
@@ -75,6 +79,11 @@ async fn the_page_runs_a_shell_in_headless_chromium() {
         .map(|v| v["check"].as_str().unwrap_or("").to_owned())
         .collect();
     assert_eq!(passed, CHECKS, "{stdout}");
+    // The lost connection and the disconnect ended their shells too.
+    eventually(Duration::from_secs(5), "every session to end", || {
+        host.active_sessions() == 0
+    })
+    .await;
     let png = std::fs::read(&screenshot).unwrap();
     assert!(
         png.starts_with(b"\x89PNG") && png.len() > 5_000,

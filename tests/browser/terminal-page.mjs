@@ -1,9 +1,10 @@
-// Drives terminal-host's page in headless Chromium: token from the fragment, `echo hello`, resize, shell exit,
-// reconnect with a fresh token, auth failure. Prints one JSON line per check; exits non-zero on the first failure.
-// Usage: node terminal-page.mjs <base-url> <token> <second-token> <screenshot.png>
+// Drives terminal-host's page in headless Chromium: token from the fragment, `echo hello`, a 1.2 MB paste, resize,
+// shell exit, reconnect with a fresh token, disconnect, a lost connection, auth failure. Prints one JSON line per
+// check; exits non-zero on the first failure.
+// Usage: node terminal-page.mjs <base-url> <token> <second-token> <third-token> <screenshot.png>
 import { chromium } from 'playwright-core';
 
-const [base, token, secondToken, screenshot] = process.argv.slice(2);
+const [base, token, secondToken, thirdToken, screenshot] = process.argv.slice(2);
 const executablePath = process.env.CHROMIUM || '/usr/bin/chromium';
 const TIMEOUT = 15000;
 
@@ -69,6 +70,13 @@ try {
   await page.screenshot({ path: screenshot });
   report('echo hello', { screenshot });
 
+  // 1.2 MB pasted at once reaches the program whole: the page slices it (the host refuses messages over 1 MiB).
+  await typeLine(page, 'stty raw -echo; head -c 1200000 | wc -c; stty sane');
+  await page.waitForTimeout(300);
+  await page.evaluate(() => window.bitconnTerminal.paste('x'.repeat(1200000)));
+  await waitForLine(page, (l) => l === '1200000', 'wc -c of the paste');
+  report('large paste');
+
   await page.setViewportSize({ width: 700, height: 420 });
   await page.waitForTimeout(300);
   const size = await page.evaluate(() => `${window.bitconnTerminal.rows} ${window.bitconnTerminal.cols}`);
@@ -89,13 +97,29 @@ try {
   await waitForLine(page, (l) => l === 'again-42', 'again-42');
   report('reconnect with a fresh token');
 
-  // The first token was spent: reusing it must fail with a clear message.
   await page.click('#disconnect');
-  await waitForState(page, 'idle');
+  const idle = await waitForState(page, 'idle');
+  if (idle.formHidden) throw new Error('no token form after disconnecting');
+  report('disconnect');
+
+  // From here on the socket goes through a route the test can cut, as a proxy or a network failure would.
+  let pageSide = null;
+  await page.routeWebSocket(/\/ws$/, (ws) => { pageSide = ws; ws.connectToServer(); });
+  await page.fill('#token', thirdToken);
+  await page.click('#connect');
+  await waitForState(page, 'connected');
+  await pageSide.close({ code: 1001, reason: 'going away' });
+  const lost = await waitForState(page, 'error');
+  if (!lost.message.includes('Connection lost') || lost.formHidden) throw new Error(`loss not shown: ${JSON.stringify(lost)}`);
+  report('connection lost', lost);
+
+  // The first token was spent: reusing it must fail with a clear message.
   await page.fill('#token', token);
   await page.click('#connect');
-  const refused = await waitForState(page, 'error');
-  if (!refused.message.includes('Authentication failed') || !refused.message.includes('token_replayed')) {
+  await page.waitForFunction(() => document.getElementById('message').textContent.includes('Authentication failed'),
+    null, { timeout: TIMEOUT });
+  const refused = await status(page);
+  if (refused.state !== 'error' || !refused.message.includes('token_replayed')) {
     throw new Error(`auth failure not shown: ${JSON.stringify(refused)}`);
   }
   report('auth failure', refused);
