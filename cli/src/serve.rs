@@ -12,6 +12,8 @@ use tracing_subscriber::EnvFilter;
 use crate::{Global, demo, stores};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
+/// After the last response, time for the gateway's just-spawned execution-log hand-offs to run before the flush.
+const SHUTDOWN_LOG_SETTLE: Duration = Duration::from_millis(100);
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -62,7 +64,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         odoo_timeout: args.odoo_timeout,
         ..GatewaySettings::default()
     };
-    let gateway = Arc::new(Gateway::new(opened.config, log, settings));
+    let gateway = Arc::new(Gateway::new(opened.config, log.clone(), settings));
+    // Installed before "listening" is printed, so a SIGTERM right after it is already a graceful stop.
+    let shutdown = shutdown_signal()?;
     let app = bitconn::gateway::router(gateway);
 
     if global.json {
@@ -78,9 +82,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
+        .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
+    tokio::time::sleep(SHUTDOWN_LOG_SETTLE).await;
+    if let Err(error) = log.flush().await {
+        tracing::warn!(%error, "execution log entries may be lost");
+    }
     tracing::info!("stopped");
     drop(demo);
     Ok(())
@@ -98,27 +106,24 @@ fn init_tracing() {
         .try_init();
 }
 
-/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits.
-async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// Resolves on Ctrl-C or SIGTERM, so in-flight requests finish before the process exits. The handlers are
+/// installed when this is called, not when the future is first polled.
+fn shutdown_signal() -> anyhow::Result<impl Future<Output = ()>> {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
+    let mut terminate = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
+        .context("cannot install the SIGTERM handler")?;
+    let ctrl_c = tokio::signal::ctrl_c();
+    Ok(async move {
+        #[cfg(unix)]
+        let terminate = terminate.recv();
+        #[cfg(not(unix))]
+        let terminate = std::future::pending::<Option<()>>();
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = terminate => {}
         }
-    };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {}
-        () = terminate => {}
-    }
-    tracing::info!("shutting down");
+        tracing::info!("shutting down");
+    })
 }
 
 /// The execution log when it is switched off: entries are dropped.
