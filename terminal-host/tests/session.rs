@@ -141,7 +141,7 @@ async fn idle_sessions_are_closed_and_their_shell_killed() {
 
 #[tokio::test]
 async fn sessions_end_at_their_maximum_length_despite_input() {
-    let host = start_host(&[("WS_MAX_SESSION_LENGTH", "1500ms"), ("WS_IDLE_TIMEOUT", "1s")]).await;
+    let host = start_host(&[("WS_MAX_SESSION_LENGTH", "1500ms"), ("WS_IDLE_TIMEOUT", "30s")]).await;
     let mut c = connect(host.local_addr(), None).await.unwrap();
     c.ready(&token("admin", ShellMode::Bash)).await;
     for _ in 0..3 {
