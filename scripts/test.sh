@@ -17,3 +17,6 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
+
+log "lambda functions under cargo lambda (scripts/lambda-smoke.sh)"
+scripts/lambda-smoke.sh
