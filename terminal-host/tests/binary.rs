@@ -20,6 +20,8 @@ const RSS_LIMIT_KB: u64 = 64 * 1024;
 struct Running {
     child: Child,
     addr: SocketAddr,
+    /// The host's log lines after the "listening" one.
+    log: std::sync::mpsc::Receiver<String>,
 }
 
 impl Drop for Running {
@@ -42,8 +44,13 @@ fn spawn_host(extra: &[(&str, &str)]) -> Running {
         }
     };
     // Keep draining the log so the host never blocks on a full pipe.
-    std::thread::spawn(move || for _ in lines {});
-    Running { child, addr }
+    let (tx, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Running { child, addr, log }
 }
 
 fn status_kb(pid: u32, field: &str) -> u64 {
@@ -128,4 +135,36 @@ async fn a_client_that_reads_slowly_bounds_memory_without_pausing() {
     }
     let hwm = status_kb(pid, "VmHWM:");
     assert!(hwm < RSS_LIMIT_KB, "host peak RSS {hwm} kB with a slow reader");
+}
+
+#[tokio::test]
+async fn each_session_leaves_one_audit_line() {
+    let host = spawn_host(&[]);
+    let mut c = connect(host.addr, None).await.unwrap();
+    c.ready(&token("auditor", ShellMode::Bash)).await;
+    c.send_input(b"exit 5\r").await;
+    c.closed(Duration::from_secs(5)).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(5);
+    let mut audit = Vec::new();
+    while std::time::Instant::now() < deadline && audit.is_empty() {
+        while let Ok(line) = host.log.try_recv() {
+            if line.contains("terminal_host::audit") {
+                audit.push(line);
+            }
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    let line = &audit[0];
+    for field in [
+        "user=auditor",
+        "mode=bash",
+        "exit_code=5",
+        "reason=\"shell_exited\"",
+        "bytes_in=7",
+        "start=",
+        "end=",
+    ] {
+        assert!(line.contains(field), "{field} missing from {line}");
+    }
 }
