@@ -8,7 +8,8 @@ use serde_json::Value;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-/// The `curl` commands of README.md's shell blocks, continuation lines joined, in order.
+/// The `curl` commands of README.md's shell blocks that call `$URL` (the webhook examples), continuation lines
+/// joined, in order.
 fn readme_curl_commands() -> Vec<String> {
     let readme = std::fs::read_to_string(repo_root().join("README.md")).unwrap();
     let mut commands = Vec::new();
@@ -29,7 +30,7 @@ fn readme_curl_commands() -> Vec<String> {
             None => continue,
         }
         if !text.ends_with('\\') {
-            commands.extend(current.take());
+            commands.extend(current.take().filter(|c| c.contains("\"$URL")));
         }
     }
     commands
