@@ -224,4 +224,56 @@ mod tests {
             Ordering::Less
         );
     }
+
+    fn model() -> Model {
+        let fields = serde_json::json!({
+            "name": {"type": "char", "store": true},
+            "display_name": {"type": "char", "store": false},
+        });
+        let reg = crate::registry::Registry::build(&[("x.model", fields)], &[]);
+        reg.model("x.model").cloned().unwrap()
+    }
+
+    #[test]
+    fn parses_directions_and_nulls() {
+        let m = model();
+        let items = parse(&m, "name desc nulls last, id").unwrap();
+        assert_eq!(
+            items[0],
+            Item {
+                field: "name".into(),
+                desc: true,
+                nulls_first: Some(false)
+            }
+        );
+        assert_eq!(
+            items[1],
+            Item {
+                field: "id".into(),
+                desc: false,
+                nulls_first: None
+            }
+        );
+    }
+
+    #[test]
+    fn rejects_like_odoo() {
+        let m = model();
+        assert_eq!(
+            parse(&m, "name sideways").unwrap_err().name,
+            "odoo.exceptions.UserError"
+        );
+        assert_eq!(
+            parse(&m, "id; drop table x").unwrap_err().name,
+            "odoo.exceptions.UserError"
+        );
+        assert_eq!(
+            parse(&m, "nope").unwrap_err().message,
+            "Invalid field 'nope' on model 'x.model'"
+        );
+        assert_eq!(
+            parse(&m, "display_name").unwrap_err().message,
+            "Cannot convert x.model.display_name to SQL because it is not stored"
+        );
+    }
 }

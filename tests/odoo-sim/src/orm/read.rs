@@ -39,12 +39,12 @@ pub fn read(
 ) -> OdooResult<Vec<Value>> {
     let fields = check_fields(model, names)?;
     let mut out = Vec::with_capacity(ids.len());
-    let phantom = crate::models::phantom(env, model);
+    let phantom = ids.contains(&0).then(|| crate::models::phantom(env, model));
     for &id in ids {
-        let rec = match env.db.row(&model.name, id) {
-            Some(r) => r,
-            None if id == 0 => &phantom,
-            None => continue,
+        let rec = match (env.db.row(&model.name, id), &phantom) {
+            (Some(r), _) => r,
+            (None, Some(p)) if id == 0 => p,
+            _ => continue,
         };
         let mut obj = Map::with_capacity(fields.len() + 1);
         obj.insert("id".into(), Value::from(id));
