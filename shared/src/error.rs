@@ -26,7 +26,10 @@ pub enum GatewayError {
     #[error("missing or invalid webhook credentials")]
     Unauthorized,
     #[error("Method {verb} not allowed for this webhook")]
-    VerbNotAllowed { verb: String, allowed: Vec<&'static str> },
+    VerbNotAllowed {
+        verb: String,
+        allowed: Vec<&'static str>,
+    },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
     #[error("invalid_json: {detail}")]
@@ -42,7 +45,10 @@ pub enum GatewayError {
     #[error("invalid domain: {0}")]
     InvalidDomain(String),
     #[error("permission denied: {reason}")]
-    PermissionDenied { reason: &'static str, field: Option<String> },
+    PermissionDenied {
+        reason: &'static str,
+        field: Option<String>,
+    },
     #[error("no record matched")]
     NothingMatched,
     #[error("{matched} records match, more than the {max} this webhook may change at once")]
@@ -55,7 +61,10 @@ pub enum GatewayError {
 
 impl GatewayError {
     pub fn invalid_payload(reason: &'static str, message: impl Into<String>) -> Self {
-        Self::InvalidPayload { reason, message: message.into() }
+        Self::InvalidPayload {
+            reason,
+            message: message.into(),
+        }
     }
 
     pub fn status(&self) -> StatusCode {
@@ -121,18 +130,24 @@ impl GatewayError {
         let mut body = json!({"ok": false, "error": self.code()});
         let extra = match self {
             Self::Unauthorized => json!({"reason": "invalid_token"}),
-            Self::VerbNotAllowed { allowed, .. } => json!({"message": self.to_string(), "allowed_methods": allowed}),
+            Self::VerbNotAllowed { allowed, .. } => {
+                json!({"message": self.to_string(), "allowed_methods": allowed})
+            }
             Self::InvalidJson { .. } => json!({"detail": self.to_string()}),
             Self::InvalidPayload { reason, message } => json!({"reason": reason, "message": message}),
             Self::MissingParam(param) => json!({"param": param}),
-            Self::InvalidMethod(method) => json!({"message": format!("unknown method {method:?}: use create, write, unlink, search, read or default_payload")}),
+            Self::InvalidMethod(method) => {
+                json!({"message": format!("unknown method {method:?}: use create, write, unlink, search, read or default_payload")})
+            }
             Self::InvalidField { field, message } => json!({"field": field, "message": message}),
             Self::InvalidDomain(message) => json!({"message": message}),
             Self::PermissionDenied { reason, field } => match field {
                 Some(field) => json!({"reason": reason, "field": field}),
                 None => json!({"reason": reason}),
             },
-            Self::TooManyRecords { matched, max } => json!({"message": self.to_string(), "matched": matched, "max": max}),
+            Self::TooManyRecords { matched, max } => {
+                json!({"message": self.to_string(), "matched": matched, "max": max})
+            }
             Self::PayloadTooLarge { limit } => json!({"message": self.to_string(), "limit": limit}),
             Self::Odoo(OdooError::Fault(fault)) => json!({"kind": fault.kind(), "message": fault.message}),
             Self::Odoo(OdooError::AuthenticationFailed { .. }) => {
@@ -140,7 +155,9 @@ impl GatewayError {
             }
             Self::Odoo(OdooError::Timeout(_)) => json!({"message": "Odoo did not answer in time"}),
             Self::Odoo(OdooError::Unreachable(_)) => json!({"message": "Odoo cannot be reached"}),
-            Self::Odoo(OdooError::Protocol(detail)) => json!({"message": format!("unexpected answer from Odoo: {detail}")}),
+            Self::Odoo(OdooError::Protocol(detail)) => {
+                json!({"message": format!("unexpected answer from Odoo: {detail}")})
+            }
             Self::Store(_) => json!({"message": "the webhook configuration store is unavailable"}),
             Self::RouteNotFound | Self::WebhookNotFound(_) | Self::NothingMatched => json!({}),
         };
@@ -164,16 +181,20 @@ impl GatewayError {
 
 /// A JSON response as the original sends it (`application/json; charset=utf-8`).
 pub fn json_response(status: StatusCode, body: &Value) -> Response<Bytes> {
-    json_bytes_response(status, serde_json::to_vec(body).unwrap_or_else(|_| b"{\"ok\":false}".to_vec()))
+    json_bytes_response(
+        status,
+        serde_json::to_vec(body).unwrap_or_else(|_| b"{\"ok\":false}".to_vec()),
+    )
 }
 
 /// A response from an already serialised JSON body.
 pub fn json_bytes_response(status: StatusCode, body: Vec<u8>) -> Response<Bytes> {
     let mut response = Response::new(Bytes::from(body));
     *response.status_mut() = status;
-    response
-        .headers_mut()
-        .insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json; charset=utf-8"));
+    response.headers_mut().insert(
+        header::CONTENT_TYPE,
+        HeaderValue::from_static("application/json; charset=utf-8"),
+    );
     response
 }
 
@@ -188,30 +209,65 @@ mod tests {
     }
 
     fn fault(name: &str) -> GatewayError {
-        GatewayError::Odoo(OdooError::Fault(OdooFault { name: name.into(), message: "Contacts require a name".into() }))
+        GatewayError::Odoo(OdooError::Fault(OdooFault {
+            name: name.into(),
+            message: "Contacts require a name".into(),
+        }))
     }
 
     #[test]
     fn original_envelopes_are_kept() {
-        assert_eq!(parts(GatewayError::WebhookNotFound(Endpoint::Webhook)), (404, json!({"ok": false, "error": "conf_not_found"})));
-        assert_eq!(parts(GatewayError::WebhookNotFound(Endpoint::Schema)), (404, json!({"ok": false, "error": "invalid_webhook"})));
-        assert_eq!(parts(GatewayError::Unauthorized), (401, json!({"ok": false, "error": "forbidden", "reason": "invalid_token"})));
-        let (status, body) = parts(GatewayError::VerbNotAllowed { verb: "GET".into(), allowed: vec!["POST"] });
+        assert_eq!(
+            parts(GatewayError::WebhookNotFound(Endpoint::Webhook)),
+            (404, json!({"ok": false, "error": "conf_not_found"}))
+        );
+        assert_eq!(
+            parts(GatewayError::WebhookNotFound(Endpoint::Schema)),
+            (404, json!({"ok": false, "error": "invalid_webhook"}))
+        );
+        assert_eq!(
+            parts(GatewayError::Unauthorized),
+            (
+                401,
+                json!({"ok": false, "error": "forbidden", "reason": "invalid_token"})
+            )
+        );
+        let (status, body) = parts(GatewayError::VerbNotAllowed {
+            verb: "GET".into(),
+            allowed: vec!["POST"],
+        });
         assert_eq!(status, 405);
         assert_eq!(body["message"], "Method GET not allowed for this webhook");
         assert_eq!(body["allowed_methods"], json!(["POST"]));
-        let (status, body) = parts(GatewayError::invalid_payload("missing_model", "model is required"));
+        let (status, body) = parts(GatewayError::invalid_payload(
+            "missing_model",
+            "model is required",
+        ));
         assert_eq!((status, body["reason"].as_str()), (400, Some("missing_model")));
-        assert_eq!(parts(GatewayError::MissingParam("model")), (400, json!({"ok": false, "error": "missing_param", "param": "model"})));
-        let (status, body) = parts(GatewayError::InvalidJson { detail: "Expecting value".into() });
-        assert_eq!((status, body["detail"].as_str()), (400, Some("invalid_json: Expecting value")));
+        assert_eq!(
+            parts(GatewayError::MissingParam("model")),
+            (
+                400,
+                json!({"ok": false, "error": "missing_param", "param": "model"})
+            )
+        );
+        let (status, body) = parts(GatewayError::InvalidJson {
+            detail: "Expecting value".into(),
+        });
+        assert_eq!(
+            (status, body["detail"].as_str()),
+            (400, Some("invalid_json: Expecting value"))
+        );
     }
 
     #[test]
     fn odoo_faults_map_by_kind_without_tracebacks() {
         let (status, body) = parts(fault("odoo.exceptions.ValidationError"));
         assert_eq!(status, 400);
-        assert_eq!(body, json!({"ok": false, "error": "odoo_error", "kind": "ValidationError", "message": "Contacts require a name"}));
+        assert_eq!(
+            body,
+            json!({"ok": false, "error": "odoo_error", "kind": "ValidationError", "message": "Contacts require a name"})
+        );
         assert_eq!(parts(fault("odoo.exceptions.UserError")).0, 400);
         assert_eq!(parts(fault("builtins.ValueError")).0, 400);
         assert_eq!(parts(fault("odoo.exceptions.AccessError")).0, 403);
@@ -223,13 +279,32 @@ mod tests {
     #[test]
     fn permission_and_caps_are_explicit() {
         assert_eq!(
-            parts(GatewayError::PermissionDenied { reason: "unlink_not_allowed", field: None }),
-            (403, json!({"ok": false, "error": "permission_denied", "reason": "unlink_not_allowed"}))
+            parts(GatewayError::PermissionDenied {
+                reason: "unlink_not_allowed",
+                field: None
+            }),
+            (
+                403,
+                json!({"ok": false, "error": "permission_denied", "reason": "unlink_not_allowed"})
+            )
         );
-        let (status, body) = parts(GatewayError::TooManyRecords { matched: 101, max: 100 });
-        assert_eq!((status, body["matched"].as_u64(), body["max"].as_u64()), (400, Some(101), Some(100)));
-        let r = GatewayError::VerbNotAllowed { verb: "PUT".into(), allowed: vec!["POST", "GET"] }.into_response();
+        let (status, body) = parts(GatewayError::TooManyRecords {
+            matched: 101,
+            max: 100,
+        });
+        assert_eq!(
+            (status, body["matched"].as_u64(), body["max"].as_u64()),
+            (400, Some(101), Some(100))
+        );
+        let r = GatewayError::VerbNotAllowed {
+            verb: "PUT".into(),
+            allowed: vec!["POST", "GET"],
+        }
+        .into_response();
         assert_eq!(r.headers()[header::ALLOW], "POST, GET");
-        assert_eq!(r.headers()[header::CONTENT_TYPE], "application/json; charset=utf-8");
+        assert_eq!(
+            r.headers()[header::CONTENT_TYPE],
+            "application/json; charset=utf-8"
+        );
     }
 }

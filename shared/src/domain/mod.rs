@@ -119,7 +119,11 @@ pub enum Domain {
 impl Domain {
     /// Every record whose id is in `ids`, and (when given) matching `self`.
     pub fn restrict_to_ids(self, ids: &[i64]) -> Domain {
-        let by_id = Domain::Leaf(Leaf { path: vec!["id".into()], operator: Operator::In, value: LeafValue::Value(json!(ids)) });
+        let by_id = Domain::Leaf(Leaf {
+            path: vec!["id".into()],
+            operator: Operator::In,
+            value: LeafValue::Value(json!(ids)),
+        });
         match self {
             Domain::True => by_id,
             other => Domain::And(Box::new(by_id), Box::new(other)),

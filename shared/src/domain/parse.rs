@@ -61,21 +61,36 @@ impl Cursor<'_> {
             Value::String(op) if op == "&" || op == "|" => {
                 let a = self.expression(depth + 1)?;
                 let b = self.expression(depth + 1)?;
-                Ok(if op == "&" { Domain::And(Box::new(a), Box::new(b)) } else { Domain::Or(Box::new(a), Box::new(b)) })
+                Ok(if op == "&" {
+                    Domain::And(Box::new(a), Box::new(b))
+                } else {
+                    Domain::Or(Box::new(a), Box::new(b))
+                })
             }
             Value::String(op) if op == "!" => Ok(Domain::Not(Box::new(self.expression(depth + 1)?))),
-            Value::String(op) => err(format!("unknown domain operator {op:?}: use '&', '|', '!' or a [field, operator, value] term")),
+            Value::String(op) => err(format!(
+                "unknown domain operator {op:?}: use '&', '|', '!' or a [field, operator, value] term"
+            )),
             Value::Array(term) => leaf(term, depth),
-            other => err(format!("a domain item must be '&', '|', '!' or a [field, operator, value] term, not {other}")),
+            other => err(format!(
+                "a domain item must be '&', '|', '!' or a [field, operator, value] term, not {other}"
+            )),
         }
     }
 }
 
 fn leaf(term: &[Value], depth: usize) -> Result<Domain, DomainError> {
     let [field, op, value] = term else {
-        return err(format!("a domain term has exactly 3 elements [field, operator, value], not {}", term.len()));
+        return err(format!(
+            "a domain term has exactly 3 elements [field, operator, value], not {}",
+            term.len()
+        ));
     };
-    let Some(op_str) = op.as_str() else { return err(format!("the operator of a domain term must be a string, not {op}")) };
+    let Some(op_str) = op.as_str() else {
+        return err(format!(
+            "the operator of a domain term must be a string, not {op}"
+        ));
+    };
     if op_str == "=" && value.as_i64() == Some(1) {
         match field.as_i64() {
             Some(1) => return Ok(Domain::True),
@@ -84,21 +99,34 @@ fn leaf(term: &[Value], depth: usize) -> Result<Domain, DomainError> {
         }
     }
     let Some(path) = field.as_str() else {
-        return err(format!("the field of a domain term must be a string, not {field}"));
+        return err(format!(
+            "the field of a domain term must be a string, not {field}"
+        ));
     };
     let segments: Vec<String> = path.split('.').map(str::to_owned).collect();
     if segments.iter().any(|s| !is_field_name(s)) {
         return err(format!("invalid field path {path:?} in a domain term"));
     }
     let Some(operator) = Operator::parse(op_str) else {
-        return err(format!("unknown operator {op_str:?} in the domain term on {path:?}"));
+        return err(format!(
+            "unknown operator {op_str:?} in the domain term on {path:?}"
+        ));
     };
     let value = match operator {
         Operator::Any | Operator::NotAny => LeafValue::Domain(Box::new(parse_at(value, depth + 1)?)),
         Operator::In | Operator::NotIn => match value {
-            Value::Array(list) if list.len() <= MAX_LIST_LEN && list.iter().all(is_scalar) => LeafValue::Value(value.clone()),
-            Value::Array(list) if list.len() > MAX_LIST_LEN => return err(format!("an 'in' list may hold at most {MAX_LIST_LEN} values")),
-            _ => return err(format!("'{}' on {path:?} needs a list of values", operator.as_str())),
+            Value::Array(list) if list.len() <= MAX_LIST_LEN && list.iter().all(is_scalar) => {
+                LeafValue::Value(value.clone())
+            }
+            Value::Array(list) if list.len() > MAX_LIST_LEN => {
+                return err(format!("an 'in' list may hold at most {MAX_LIST_LEN} values"));
+            }
+            _ => {
+                return err(format!(
+                    "'{}' on {path:?} needs a list of values",
+                    operator.as_str()
+                ));
+            }
         },
         _ if is_scalar(value) => LeafValue::Value(value.clone()),
         _ if matches!(operator, Operator::ChildOf | Operator::ParentOf)
@@ -106,9 +134,18 @@ fn leaf(term: &[Value], depth: usize) -> Result<Domain, DomainError> {
         {
             LeafValue::Value(value.clone())
         }
-        _ => return err(format!("the value of '{}' on {path:?} must be a string, number, boolean or null", operator.as_str())),
+        _ => {
+            return err(format!(
+                "the value of '{}' on {path:?} must be a string, number, boolean or null",
+                operator.as_str()
+            ));
+        }
     };
-    Ok(Domain::Leaf(Leaf { path: segments, operator, value }))
+    Ok(Domain::Leaf(Leaf {
+        path: segments,
+        operator,
+        value,
+    }))
 }
 
 fn is_scalar(v: &Value) -> bool {
@@ -147,7 +184,10 @@ mod tests {
     #[test]
     fn prefix_operators_and_implicit_and() {
         let d = ok(json!(["|", ["a", "=", 1], ["b", "=", 2], ["c", "=", 3]]));
-        assert_eq!(d.to_json(), json!(["&", "|", ["a", "=", 1], ["b", "=", 2], ["c", "=", 3]]));
+        assert_eq!(
+            d.to_json(),
+            json!(["&", "|", ["a", "=", 1], ["b", "=", 2], ["c", "=", 3]])
+        );
         let d = ok(json!(["!", ["name", "ilike", "x"]]));
         assert!(matches!(d, Domain::Not(_)));
         let d = ok(json!([["a", "<>", 1]]));
@@ -156,11 +196,18 @@ mod tests {
 
     #[test]
     fn operators_are_case_insensitive_and_any_takes_a_domain() {
-        let d = ok(json!([["order_line", "ANY", [["product_id.default_code", "=", "X"]]]]));
+        let d = ok(json!([[
+            "order_line",
+            "ANY",
+            [["product_id.default_code", "=", "X"]]
+        ]]));
         let Domain::Leaf(leaf) = d else { panic!() };
         assert_eq!(leaf.operator, Operator::Any);
         assert!(matches!(leaf.value, LeafValue::Domain(_)));
-        assert_eq!(ok(json!([["name", "Not Ilike", "x"]])).to_json(), json!([["name", "not ilike", "x"]]));
+        assert_eq!(
+            ok(json!([["name", "Not Ilike", "x"]])).to_json(),
+            json!([["name", "not ilike", "x"]])
+        );
     }
 
     #[test]
@@ -182,7 +229,10 @@ mod tests {
 
     #[test]
     fn restrict_to_ids_adds_an_id_term() {
-        assert_eq!(Domain::True.restrict_to_ids(&[1, 2]).to_json(), json!([["id", "in", [1, 2]]]));
+        assert_eq!(
+            Domain::True.restrict_to_ids(&[1, 2]).to_json(),
+            json!([["id", "in", [1, 2]]])
+        );
         let d = ok(json!([["name", "=", "x"]])).restrict_to_ids(&[3]);
         assert_eq!(d.to_json(), json!(["&", ["id", "in", [3]], ["name", "=", "x"]]));
     }

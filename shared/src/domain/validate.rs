@@ -30,8 +30,14 @@ pub fn validate(domain: &Domain, model: &ModelName, catalog: &Catalog<'_>) -> Re
                     let (_, comodel) = catalog.relation(&current, last, &dotted)?;
                     validate(sub, &comodel.clone(), catalog)
                 }
-                (_, Operator::ChildOf | Operator::ParentOf) if def.kind == FieldKind::Scalar && last != "id" => {
-                    Err(FieldCheck::NotRelational { model: current.clone(), field: last.clone(), path: dotted })
+                (_, Operator::ChildOf | Operator::ParentOf)
+                    if def.kind == FieldKind::Scalar && last != "id" =>
+                {
+                    Err(FieldCheck::NotRelational {
+                        model: current.clone(),
+                        field: last.clone(),
+                        path: dotted,
+                    })
                 }
                 _ => Ok(()),
             }
@@ -58,24 +64,57 @@ mod tests {
         let none = BTreeMap::new();
         check(json!([["name", "=", "S00001"]]), &none).unwrap();
         check(json!([["partner_id.country_id.code", "=", "US"]]), &none).unwrap();
-        check(json!([["order_line.product_id.default_code", "ilike", "FURN"]]), &none).unwrap();
-        check(json!([["order_line", "any", [["product_id.name", "ilike", "chair"]]]]), &none).unwrap();
-        check(json!(["|", ["id", "child_of", 1], ["partner_id", "child_of", 3]]), &none).unwrap();
+        check(
+            json!([["order_line.product_id.default_code", "ilike", "FURN"]]),
+            &none,
+        )
+        .unwrap();
+        check(
+            json!([["order_line", "any", [["product_id.name", "ilike", "chair"]]]]),
+            &none,
+        )
+        .unwrap();
+        check(
+            json!(["|", ["id", "child_of", 1], ["partner_id", "child_of", 3]]),
+            &none,
+        )
+        .unwrap();
     }
 
     #[test]
     fn unknown_denied_and_non_relational_paths_fail() {
         let none = BTreeMap::new();
-        assert!(matches!(check(json!([["nope", "=", 1]]), &none), Err(FieldCheck::Unknown { field, .. }) if field == "nope"));
+        assert!(
+            matches!(check(json!([["nope", "=", 1]]), &none), Err(FieldCheck::Unknown { field, .. }) if field == "nope")
+        );
         assert!(matches!(
             check(json!([["partner_id.country_id.nope", "=", 1]]), &none),
             Err(FieldCheck::Unknown { model, .. }) if model.as_str() == "res.country"
         ));
-        assert!(matches!(check(json!([["name.x", "=", 1]]), &none), Err(FieldCheck::NotRelational { .. })));
-        assert!(matches!(check(json!([["name", "any", []]]), &none), Err(FieldCheck::NotRelational { .. })));
-        assert!(matches!(check(json!([["order_line", "any", [["nope", "=", 1]]]]), &none), Err(FieldCheck::Unknown { .. })));
-        let rules = [("res.partner".parse().unwrap(), FieldRule { allow: None, deny: ["email".into()].into() })].into();
-        assert!(matches!(check(json!([["partner_id.email", "=", "a@b"]]), &rules), Err(FieldCheck::Denied { .. })));
+        assert!(matches!(
+            check(json!([["name.x", "=", 1]]), &none),
+            Err(FieldCheck::NotRelational { .. })
+        ));
+        assert!(matches!(
+            check(json!([["name", "any", []]]), &none),
+            Err(FieldCheck::NotRelational { .. })
+        ));
+        assert!(matches!(
+            check(json!([["order_line", "any", [["nope", "=", 1]]]]), &none),
+            Err(FieldCheck::Unknown { .. })
+        ));
+        let rules = [(
+            "res.partner".parse().unwrap(),
+            FieldRule {
+                allow: None,
+                deny: ["email".into()].into(),
+            },
+        )]
+        .into();
+        assert!(matches!(
+            check(json!([["partner_id.email", "=", "a@b"]]), &rules),
+            Err(FieldCheck::Denied { .. })
+        ));
     }
 
     #[test]

@@ -22,14 +22,23 @@ pub struct Page<'a> {
 pub fn web_specification(node: &FetchNode) -> Value {
     let mut spec = Map::with_capacity(node.fields.len());
     for (name, field) in &node.fields {
-        let sub = if field.kind.is_relational() { json!({"fields": web_specification(&field.children)}) } else { json!({}) };
+        let sub = if field.kind.is_relational() {
+            json!({"fields": web_specification(&field.children)})
+        } else {
+            json!({})
+        };
         spec.insert(name.clone(), sub);
     }
     Value::Object(spec)
 }
 
 /// Searches and fetches in as few calls as the server allows; records come in the fetched (nested) form.
-pub async fn search(session: &OdooSession<'_>, model: &ModelName, node: &FetchNode, page: &Page<'_>) -> Result<Vec<Map<String, Value>>, OdooError> {
+pub async fn search(
+    session: &OdooSession<'_>,
+    model: &ModelName,
+    node: &FetchNode,
+    page: &Page<'_>,
+) -> Result<Vec<Map<String, Value>>, OdooError> {
     let mut kwargs = Map::new();
     kwargs.insert("domain".into(), page.domain.clone());
     kwargs.insert("offset".into(), json!(page.offset));
@@ -40,21 +49,37 @@ pub async fn search(session: &OdooSession<'_>, model: &ModelName, node: &FetchNo
     if session.version().has_specification_reads() {
         kwargs.insert("specification".into(), web_specification(node));
         // Stops Odoo from counting the whole domain: the page size already tells whether more records exist.
-        kwargs.insert("count_limit".into(), json!(u64::from(page.offset) + u64::from(page.limit)));
-        let answer = session.execute_kw(model.as_str(), "web_search_read", vec![], kwargs).await?;
+        kwargs.insert(
+            "count_limit".into(),
+            json!(u64::from(page.offset) + u64::from(page.limit)),
+        );
+        let answer = session
+            .execute_kw(model.as_str(), "web_search_read", vec![], kwargs)
+            .await?;
         return Ok(records(answer.get("records").cloned().unwrap_or(Value::Null)));
     }
     kwargs.insert("fields".into(), json!(read_fields(node)));
-    let roots = records(session.execute_kw(model.as_str(), "search_read", vec![], kwargs).await?);
+    let roots = records(
+        session
+            .execute_kw(model.as_str(), "search_read", vec![], kwargs)
+            .await?,
+    );
     follow_relations(session, model, roots, node).await
 }
 
 /// Reads `ids` (in their order; missing ones are dropped by Odoo) with everything `node` needs.
-pub async fn read(session: &OdooSession<'_>, model: &ModelName, ids: &[i64], node: &FetchNode) -> Result<Vec<Map<String, Value>>, OdooError> {
+pub async fn read(
+    session: &OdooSession<'_>,
+    model: &ModelName,
+    ids: &[i64],
+    node: &FetchNode,
+) -> Result<Vec<Map<String, Value>>, OdooError> {
     if session.version().has_specification_reads() {
         let mut kwargs = Map::new();
         kwargs.insert("specification".into(), web_specification(node));
-        let answer = session.execute_kw(model.as_str(), "web_read", vec![json!(ids)], kwargs).await?;
+        let answer = session
+            .execute_kw(model.as_str(), "web_read", vec![json!(ids)], kwargs)
+            .await?;
         return Ok(records(answer));
     }
     let roots = read_records(session, model, ids, node).await?;
@@ -82,17 +107,29 @@ fn read_fields(node: &FetchNode) -> Vec<&str> {
     fields
 }
 
-async fn read_records(session: &OdooSession<'_>, model: &ModelName, ids: &[i64], node: &FetchNode) -> Result<Vec<Map<String, Value>>, OdooError> {
+async fn read_records(
+    session: &OdooSession<'_>,
+    model: &ModelName,
+    ids: &[i64],
+    node: &FetchNode,
+) -> Result<Vec<Map<String, Value>>, OdooError> {
     let mut kwargs = Map::new();
     kwargs.insert("fields".into(), json!(read_fields(node)));
-    Ok(records(session.execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs).await?))
+    Ok(records(
+        session
+            .execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs)
+            .await?,
+    ))
 }
 
 /// Records read at one level, by model and id.
 type LevelStore = HashMap<ModelName, HashMap<i64, Map<String, Value>>>;
 
 fn by_id(records: Vec<Map<String, Value>>) -> HashMap<i64, Map<String, Value>> {
-    records.into_iter().filter_map(|r| Some((r.get("id")?.as_i64()?, r))).collect()
+    records
+        .into_iter()
+        .filter_map(|r| Some((r.get("id")?.as_i64()?, r)))
+        .collect()
 }
 
 /// Reads every level below the roots (one `read` per comodel per level, the comodels of a level concurrently),
@@ -111,11 +148,16 @@ async fn follow_relations(
         let mut wanted: BTreeMap<&ModelName, (BTreeSet<i64>, BTreeSet<&str>)> = BTreeMap::new();
         let mut next = Vec::new();
         for (node, model, ids) in &frontier {
-            let Some(records) = store.get(*model) else { continue };
+            let Some(records) = store.get(*model) else {
+                continue;
+            };
             for (name, field) in node.fields.iter().filter(|(_, f)| f.needs_read()) {
                 let Some(comodel) = &field.relation else { continue };
-                let child_ids: Vec<i64> =
-                    ids.iter().filter_map(|id| records.get(id)).flat_map(|r| related_ids(r.get(name))).collect();
+                let child_ids: Vec<i64> = ids
+                    .iter()
+                    .filter_map(|id| records.get(id))
+                    .flat_map(|r| related_ids(r.get(name)))
+                    .collect();
                 let entry = wanted.entry(comodel).or_default();
                 entry.0.extend(child_ids.iter().copied());
                 entry.1.extend(field.children.fields.keys().map(String::as_str));
@@ -131,7 +173,9 @@ async fn follow_relations(
             let mut kwargs = Map::new();
             kwargs.insert("fields".into(), json!(fields));
             let ids: Vec<i64> = ids.into_iter().collect();
-            let answer = session.execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs).await?;
+            let answer = session
+                .execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs)
+                .await?;
             Ok::<_, OdooError>((model.clone(), by_id(records(answer))))
         });
         stores.push(try_join_all(reads).await?.into_iter().collect());
@@ -153,7 +197,12 @@ fn related_ids(value: Option<&Value>) -> Vec<i64> {
 }
 
 /// Rewrites a `read` record into the fetched form, pulling related records from the next level's store.
-fn nest(record: &Map<String, Value>, node: &FetchNode, level: usize, stores: &[LevelStore]) -> Map<String, Value> {
+fn nest(
+    record: &Map<String, Value>,
+    node: &FetchNode,
+    level: usize,
+    stores: &[LevelStore],
+) -> Map<String, Value> {
     let mut out = record.clone();
     for (name, field) in node.fields.iter().filter(|(_, f)| f.kind.is_relational()) {
         let Some(value) = record.get(name) else { continue };
@@ -167,9 +216,16 @@ fn nest(record: &Map<String, Value>, node: &FetchNode, level: usize, stores: &[L
                 }
                 _ => Value::Bool(false),
             },
-            (FieldKind::Many2one, Value::Number(id)) => Value::Object(id.as_i64().map(related).unwrap_or_default()),
+            (FieldKind::Many2one, Value::Number(id)) => {
+                Value::Object(id.as_i64().map(related).unwrap_or_default())
+            }
             (FieldKind::Many2one, _) => Value::Bool(false),
-            (_, Value::Array(ids)) => Value::Array(ids.iter().filter_map(Value::as_i64).map(|id| Value::Object(related(id))).collect()),
+            (_, Value::Array(ids)) => Value::Array(
+                ids.iter()
+                    .filter_map(Value::as_i64)
+                    .map(|id| Value::Object(related(id)))
+                    .collect(),
+            ),
             _ => Value::Array(Vec::new()),
         };
         out.insert(name.clone(), nested);
@@ -204,13 +260,17 @@ mod tests {
     fn web_specification_nests_relations_under_fields() {
         let rules = BTreeMap::new();
         let catalog = fixtures::full(&rules);
-        let spec = spec::parse(&json!(["name", "partner_id", {"order_line": ["name", {"product_id": []}]}])).unwrap();
+        let spec = spec::parse(&json!(["name", "partner_id", {"order_line": ["name", {"product_id": []}]}]))
+            .unwrap();
         let p = plan(&spec, &"sale.order".parse().unwrap(), &catalog).unwrap();
-        assert_eq!(web_specification(&p.fetch), json!({
-            "name": {},
-            "order_line": {"fields": {"name": {}, "product_id": {"fields": {}}}},
-            "partner_id": {"fields": {"display_name": {}}}
-        }));
+        assert_eq!(
+            web_specification(&p.fetch),
+            json!({
+                "name": {},
+                "order_line": {"fields": {"name": {}, "product_id": {"fields": {}}}},
+                "partner_id": {"fields": {"display_name": {}}}
+            })
+        );
     }
 
     #[test]
@@ -222,10 +282,16 @@ mod tests {
         let root = json!({"id": 1, "partner_id": [10, "Deco"], "order_line": [2, 1], "tag_ids": [4]});
         let line = |id: i64, name: &str| (id, json!({"id": id, "name": name}).as_object().unwrap().clone());
         let lines: HashMap<i64, Map<String, Value>> = [line(1, "a"), line(2, "b")].into();
-        let stores: Vec<LevelStore> = vec![LevelStore::new(), [("sale.order.line".parse().unwrap(), lines)].into()];
+        let stores: Vec<LevelStore> = vec![
+            LevelStore::new(),
+            [("sale.order.line".parse().unwrap(), lines)].into(),
+        ];
         let nested = nest(root.as_object().unwrap(), &p.fetch, 0, &stores);
-        assert_eq!(Value::Object(nested), json!({"id": 1, "partner_id": {"id": 10, "display_name": "Deco"},
-            "order_line": [{"id": 2, "name": "b"}, {"id": 1, "name": "a"}], "tag_ids": [{"id": 4}]}));
+        assert_eq!(
+            Value::Object(nested),
+            json!({"id": 1, "partner_id": {"id": 10, "display_name": "Deco"},
+            "order_line": [{"id": 2, "name": "b"}, {"id": 1, "name": "a"}], "tag_ids": [{"id": 4}]})
+        );
     }
 
     #[test]

@@ -12,7 +12,12 @@ pub enum Output {
     /// `"name"`: the value as `read` gives it (many2one `[id, "name"]`, x2many ids).
     Field { key: String, kind: FieldKind },
     /// `"a.b.c"`: the value at the end of the path; a list when the path goes through an x2many.
-    Path { key: String, steps: Vec<String>, last: FieldKind, to_many: bool },
+    Path {
+        key: String,
+        steps: Vec<String>,
+        last: FieldKind,
+        to_many: bool,
+    },
     /// `{"m2o": [..]}`: an object with the listed keys (`{"id": N}` when none are listed), or `false`.
     Object { key: String, outputs: Vec<Output> },
     /// `{"x2m": [..]}`: a list of such objects, in Odoo's order for that relation.
@@ -22,7 +27,10 @@ pub enum Output {
 impl Output {
     pub fn key(&self) -> &str {
         match self {
-            Self::Field { key, .. } | Self::Path { key, .. } | Self::Object { key, .. } | Self::List { key, .. } => key,
+            Self::Field { key, .. }
+            | Self::Path { key, .. }
+            | Self::Object { key, .. }
+            | Self::List { key, .. } => key,
         }
     }
 }
@@ -61,7 +69,13 @@ impl FetchNode {
 
     /// How many model levels must be read (1 when no relation needs a read of its own).
     pub fn read_levels(&self) -> usize {
-        1 + self.fields.values().filter(|f| f.needs_read()).map(|f| f.children.read_levels()).max().unwrap_or(0)
+        1 + self
+            .fields
+            .values()
+            .filter(|f| f.needs_read())
+            .map(|f| f.children.read_levels())
+            .max()
+            .unwrap_or(0)
     }
 }
 
@@ -78,7 +92,12 @@ pub fn plan(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>) -> Resu
     Ok(Plan { outputs, fetch })
 }
 
-fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut FetchNode) -> Result<Vec<Output>, FieldCheck> {
+fn level(
+    spec: &[SpecItem],
+    model: &ModelName,
+    catalog: &Catalog<'_>,
+    node: &mut FetchNode,
+) -> Result<Vec<Output>, FieldCheck> {
     let mut outputs: Vec<Output> = Vec::with_capacity(spec.len());
     for item in spec {
         let output = match item {
@@ -88,7 +107,10 @@ fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut
                 if def.kind == FieldKind::Many2one {
                     field.children.entry("display_name", FieldKind::Scalar, None);
                 }
-                Output::Field { key: name.clone(), kind: def.kind }
+                Output::Field {
+                    key: name.clone(),
+                    kind: def.kind,
+                }
             }
             SpecItem::Path(steps) => {
                 let key = steps.join(".");
@@ -108,14 +130,22 @@ fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut
                 }
                 let def = catalog.field(&current, last)?;
                 cursor.entry(last, def.kind, def.relation.as_ref());
-                Output::Path { key, steps: steps.clone(), last: def.kind, to_many }
+                Output::Path {
+                    key,
+                    steps: steps.clone(),
+                    last: def.kind,
+                    to_many,
+                }
             }
             SpecItem::Nested { field, sub } => {
                 let def = catalog.field(model, field)?;
                 if !def.kind.is_relational() {
                     if sub.is_empty() {
                         node.entry(field, def.kind, None);
-                        Output::Field { key: field.clone(), kind: def.kind }
+                        Output::Field {
+                            key: field.clone(),
+                            kind: def.kind,
+                        }
                     } else {
                         return Err(FieldCheck::NotRelational {
                             model: model.clone(),
@@ -129,9 +159,15 @@ fn level(spec: &[SpecItem], model: &ModelName, catalog: &Catalog<'_>, node: &mut
                     let child = node.entry(field, kind, Some(&comodel));
                     let outputs = level(sub, &comodel, catalog, &mut child.children)?;
                     if kind == FieldKind::Many2one {
-                        Output::Object { key: field.clone(), outputs }
+                        Output::Object {
+                            key: field.clone(),
+                            outputs,
+                        }
                     } else {
-                        Output::List { key: field.clone(), outputs }
+                        Output::List {
+                            key: field.clone(),
+                            outputs,
+                        }
                     }
                 }
             }
@@ -156,19 +192,39 @@ mod tests {
     fn plan_of(v: serde_json::Value) -> Result<Plan, FieldCheck> {
         let rules = BTreeMap::new();
         let catalog = fixtures::full(&rules);
-        plan(&spec::parse(&v).unwrap(), &"sale.order".parse().unwrap(), &catalog)
+        plan(
+            &spec::parse(&v).unwrap(),
+            &"sale.order".parse().unwrap(),
+            &catalog,
+        )
     }
 
     #[test]
     fn merges_names_paths_and_nested_specs_into_one_fetch_tree() {
         let p = plan_of(json!(["name", "partner_id", "partner_id.country_id.code",
-            {"order_line": ["name", {"product_id": ["default_code"]}]}, "order_line.price_unit"])).unwrap();
+            {"order_line": ["name", {"product_id": ["default_code"]}]}, "order_line.price_unit"]))
+        .unwrap();
         let partner = &p.fetch.fields["partner_id"];
         assert!(partner.children.fields.contains_key("display_name"));
-        assert!(partner.children.fields["country_id"].children.fields.contains_key("code"));
+        assert!(
+            partner.children.fields["country_id"]
+                .children
+                .fields
+                .contains_key("code")
+        );
         let lines = &p.fetch.fields["order_line"].children;
-        assert_eq!(lines.fields.keys().collect::<Vec<_>>(), ["name", "price_unit", "product_id"]);
-        assert!(matches!(&p.outputs[2], Output::Path { to_many: false, last: FieldKind::Scalar, .. }));
+        assert_eq!(
+            lines.fields.keys().collect::<Vec<_>>(),
+            ["name", "price_unit", "product_id"]
+        );
+        assert!(matches!(
+            &p.outputs[2],
+            Output::Path {
+                to_many: false,
+                last: FieldKind::Scalar,
+                ..
+            }
+        ));
         assert!(matches!(&p.outputs[4], Output::Path { to_many: true, .. }));
         assert!(matches!(&p.outputs[3], Output::List { outputs, .. } if outputs.len() == 2));
     }
@@ -178,21 +234,40 @@ mod tests {
         for (spec, field) in [
             (json!(["nope"]), "nope"),
             (json!(["partner_id.nope"]), "nope"),
-            (json!([{"order_line": ["name", {"product_id": ["nope"]}]}]), "nope"),
+            (
+                json!([{"order_line": ["name", {"product_id": ["nope"]}]}]),
+                "nope",
+            ),
         ] {
             assert!(matches!(plan_of(spec), Err(FieldCheck::Unknown { field: f, .. }) if f == field));
         }
-        assert!(matches!(plan_of(json!([{"name": ["x"]}])), Err(FieldCheck::NotRelational { .. })));
-        assert!(matches!(plan_of(json!(["name.x"])), Err(FieldCheck::NotRelational { .. })));
+        assert!(matches!(
+            plan_of(json!([{"name": ["x"]}])),
+            Err(FieldCheck::NotRelational { .. })
+        ));
+        assert!(matches!(
+            plan_of(json!(["name.x"])),
+            Err(FieldCheck::NotRelational { .. })
+        ));
     }
 
     #[test]
     fn field_rules_apply_at_every_level() {
-        let rules = [("res.country".parse().unwrap(), FieldRule { allow: Some(["name".into()].into()), deny: Default::default() })].into();
+        let rules = [(
+            "res.country".parse().unwrap(),
+            FieldRule {
+                allow: Some(["name".into()].into()),
+                deny: Default::default(),
+            },
+        )]
+        .into();
         let catalog = fixtures::full(&rules);
         let model = "sale.order".parse().unwrap();
         let spec = spec::parse(&json!(["partner_id.country_id.code"])).unwrap();
-        assert!(matches!(plan(&spec, &model, &catalog), Err(FieldCheck::Denied { .. })));
+        assert!(matches!(
+            plan(&spec, &model, &catalog),
+            Err(FieldCheck::Denied { .. })
+        ));
         let spec = spec::parse(&json!([{"partner_id": [{"country_id": ["name"]}]}])).unwrap();
         assert!(plan(&spec, &model, &catalog).is_ok());
     }

@@ -26,12 +26,29 @@ impl Serialize for Shaped<'_> {
         let mut map = serializer.serialize_map(Some(self.outputs.len()))?;
         for output in self.outputs {
             match output {
-                Output::Field { key, kind } => map.serialize_entry(key, &AsRead(self.record.get(key), *kind))?,
-                Output::Path { key, steps, last, to_many } => {
-                    map.serialize_entry(key, &PathValue { record: self.record, steps, last: *last, to_many: *to_many })?
+                Output::Field { key, kind } => {
+                    map.serialize_entry(key, &AsRead(self.record.get(key), *kind))?
                 }
-                Output::Object { key, outputs } => map.serialize_entry(key, &Object(self.record.get(key), outputs))?,
-                Output::List { key, outputs } => map.serialize_entry(key, &List(self.record.get(key), outputs))?,
+                Output::Path {
+                    key,
+                    steps,
+                    last,
+                    to_many,
+                } => map.serialize_entry(
+                    key,
+                    &PathValue {
+                        record: self.record,
+                        steps,
+                        last: *last,
+                        to_many: *to_many,
+                    },
+                )?,
+                Output::Object { key, outputs } => {
+                    map.serialize_entry(key, &Object(self.record.get(key), outputs))?
+                }
+                Output::List { key, outputs } => {
+                    map.serialize_entry(key, &List(self.record.get(key), outputs))?
+                }
             }
         }
         map.end()
@@ -78,7 +95,11 @@ impl Serialize for Object<'_> {
                 map.serialize_entry("id", o.get("id").unwrap_or(&Value::Null))?;
                 map.end()
             }
-            Some(Value::Object(o)) => Shaped { record: o, outputs: self.1 }.serialize(serializer),
+            Some(Value::Object(o)) => Shaped {
+                record: o,
+                outputs: self.1,
+            }
+            .serialize(serializer),
             Some(id @ Value::Number(_)) => {
                 let mut map = serializer.serialize_map(Some(1))?;
                 map.serialize_entry("id", id)?;
@@ -95,7 +116,9 @@ struct List<'a>(Option<&'a Value>, &'a [Output]);
 impl Serialize for List<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
         match self.0 {
-            Some(Value::Array(items)) => serializer.collect_seq(items.iter().map(|item| Object(Some(item), self.1))),
+            Some(Value::Array(items)) => {
+                serializer.collect_seq(items.iter().map(|item| Object(Some(item), self.1)))
+            }
             _ => serializer.serialize_seq(Some(0))?.end(),
         }
     }
@@ -111,7 +134,9 @@ struct PathValue<'a> {
 
 impl Serialize for PathValue<'_> {
     fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
-        let Some((last_step, through)) = self.steps.split_last() else { return serializer.serialize_bool(false) };
+        let Some((last_step, through)) = self.steps.split_last() else {
+            return serializer.serialize_bool(false);
+        };
         if !self.to_many {
             let mut item = Some(self.record);
             for step in through {
@@ -119,7 +144,9 @@ impl Serialize for PathValue<'_> {
             }
             let value = item.and_then(|i| i.get(last_step));
             return match (self.last, value) {
-                (FieldKind::Many2one, Some(v)) => id_of(v).unwrap_or(&Value::Bool(false)).serialize(serializer),
+                (FieldKind::Many2one, Some(v)) => {
+                    id_of(v).unwrap_or(&Value::Bool(false)).serialize(serializer)
+                }
                 (FieldKind::One2many | FieldKind::Many2many, Some(Value::Array(items))) => {
                     serializer.collect_seq(items.iter().filter_map(id_of))
                 }
@@ -142,7 +169,9 @@ impl Serialize for PathValue<'_> {
         let mut seq = serializer.serialize_seq(None)?;
         for item in frontier {
             match (self.last, item.get(last_step)) {
-                (FieldKind::Many2one, Some(v)) => seq.serialize_element(id_of(v).unwrap_or(&Value::Bool(false)))?,
+                (FieldKind::Many2one, Some(v)) => {
+                    seq.serialize_element(id_of(v).unwrap_or(&Value::Bool(false)))?
+                }
                 (FieldKind::One2many | FieldKind::Many2many, Some(Value::Array(items))) => {
                     for id in items.iter().filter_map(id_of) {
                         seq.serialize_element(id)?;
@@ -159,10 +188,10 @@ impl Serialize for PathValue<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
     use crate::extract::plan::plan;
     use crate::extract::spec;
     use crate::odoo::fixtures;
+    use serde_json::json;
     use std::collections::BTreeMap;
 
     fn order() -> Map<String, Value> {
@@ -183,20 +212,44 @@ mod tests {
     fn shaped(spec_json: Value) -> Value {
         let rules = BTreeMap::new();
         let catalog = fixtures::full(&rules);
-        let p = plan(&spec::parse(&spec_json).unwrap(), &"sale.order".parse().unwrap(), &catalog).unwrap();
+        let p = plan(
+            &spec::parse(&spec_json).unwrap(),
+            &"sale.order".parse().unwrap(),
+            &catalog,
+        )
+        .unwrap();
         shape(&order(), &p.outputs)
     }
 
     #[test]
     fn plain_names_come_as_read_gives_them() {
-        let v = shaped(json!(["id", "name", "state", "date_order", "amount_total", "note", "partner_id", "order_line", "tag_ids"]));
-        assert_eq!(v, json!({"id": 7, "name": "S00007", "state": "sale", "date_order": "2026-10-28 00:46:00",
-            "amount_total": 1740.0, "note": false, "partner_id": [10, "Deco Addict"], "order_line": [1, 2], "tag_ids": []}));
+        let v = shaped(json!([
+            "id",
+            "name",
+            "state",
+            "date_order",
+            "amount_total",
+            "note",
+            "partner_id",
+            "order_line",
+            "tag_ids"
+        ]));
+        assert_eq!(
+            v,
+            json!({"id": 7, "name": "S00007", "state": "sale", "date_order": "2026-10-28 00:46:00",
+            "amount_total": 1740.0, "note": false, "partner_id": [10, "Deco Addict"], "order_line": [1, 2], "tag_ids": []})
+        );
     }
 
     #[test]
     fn dotted_paths_are_scalars_when_to_one_and_lists_through_x2many() {
-        let v = shaped(json!(["partner_id.country_id.code", "partner_id.country_id", "order_line.name", "order_line.product_id.default_code", "order_line.product_id"]));
+        let v = shaped(json!([
+            "partner_id.country_id.code",
+            "partner_id.country_id",
+            "order_line.name",
+            "order_line.product_id.default_code",
+            "order_line.product_id"
+        ]));
         assert_eq!(v["partner_id.country_id.code"], json!("US"));
         assert_eq!(v["partner_id.country_id"], json!(233));
         assert_eq!(v["order_line.name"], json!(["Chair", "Desk"]));
@@ -206,11 +259,20 @@ mod tests {
 
     #[test]
     fn nested_objects_have_exactly_the_listed_keys() {
-        let v = shaped(json!([{"partner_id": []}, {"order_line": []}, {"partner_id": ["name", {"country_id": ["code"]}]}]));
-        assert_eq!(v, json!({"partner_id": {"name": "Deco Addict", "country_id": {"code": "US"}}, "order_line": [{"id": 1}, {"id": 2}]}));
-        let v = shaped(json!([{"order_line": ["name", {"product_id": ["default_code"]}]}, {"tag_ids": ["id"]}]));
-        assert_eq!(v, json!({"order_line": [{"name": "Chair", "product_id": {"default_code": "FURN_7777"}},
-                                            {"name": "Desk", "product_id": false}], "tag_ids": []}));
+        let v = shaped(
+            json!([{"partner_id": []}, {"order_line": []}, {"partner_id": ["name", {"country_id": ["code"]}]}]),
+        );
+        assert_eq!(
+            v,
+            json!({"partner_id": {"name": "Deco Addict", "country_id": {"code": "US"}}, "order_line": [{"id": 1}, {"id": 2}]})
+        );
+        let v =
+            shaped(json!([{"order_line": ["name", {"product_id": ["default_code"]}]}, {"tag_ids": ["id"]}]));
+        assert_eq!(
+            v,
+            json!({"order_line": [{"name": "Chair", "product_id": {"default_code": "FURN_7777"}},
+                                            {"name": "Desk", "product_id": false}], "tag_ids": []})
+        );
         let v = shaped(json!([{"partner_id": []}]));
         assert_eq!(v, json!({"partner_id": {"id": 10}}));
     }
@@ -224,6 +286,9 @@ mod tests {
         let catalog = fixtures::full(&rules);
         let spec = spec::parse(&json!(["partner_id", {"partner_id": ["name"]}, "partner_id.name", "order_line.name", {"order_line": ["name"]}])).unwrap();
         let p = plan(&spec, &"sale.order".parse().unwrap(), &catalog).unwrap();
-        assert_eq!(shape(&rec, &p.outputs), json!({"partner_id": false, "partner_id.name": false, "order_line.name": [], "order_line": []}));
+        assert_eq!(
+            shape(&rec, &p.outputs),
+            json!({"partner_id": false, "partner_id.name": false, "order_line.name": [], "order_line": []})
+        );
     }
 }

@@ -28,7 +28,10 @@ pub struct SpecError {
 }
 
 fn err<T>(field: Option<&str>, message: impl Into<String>) -> Result<T, SpecError> {
-    Err(SpecError { field: field.map(str::to_owned), message: message.into() })
+    Err(SpecError {
+        field: field.map(str::to_owned),
+        message: message.into(),
+    })
 }
 
 /// Parses `fields`: a list, or (as the original accepts) a string holding such a list.
@@ -38,9 +41,17 @@ pub fn parse(value: &Value) -> Result<Vec<SpecItem>, SpecError> {
         Value::String(text) => {
             let inner: Value = serde_json::from_str(text)
                 .or_else(|_| json5::from_str(text))
-                .or_else(|_| err(None, "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]"))?;
+                .or_else(|_| {
+                    err(
+                        None,
+                        "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]",
+                    )
+                })?;
             if inner.is_string() {
-                return err(None, "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]");
+                return err(
+                    None,
+                    "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]",
+                );
             }
             parse(&inner)
         }
@@ -50,7 +61,10 @@ pub fn parse(value: &Value) -> Result<Vec<SpecItem>, SpecError> {
 
 fn list(value: &Value, depth: usize, budget: &mut usize) -> Result<Vec<SpecItem>, SpecError> {
     let Some(items) = value.as_array() else {
-        return err(None, "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]");
+        return err(
+            None,
+            "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]",
+        );
     };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -66,7 +80,10 @@ fn list(value: &Value, depth: usize, budget: &mut usize) -> Result<Vec<SpecItem>
                         return err(Some(field), format!("invalid field name {field:?}"));
                     }
                     if depth + 1 >= MAX_SPEC_DEPTH {
-                        return err(Some(field), format!("a field spec may nest at most {MAX_SPEC_DEPTH} levels"));
+                        return err(
+                            Some(field),
+                            format!("a field spec may nest at most {MAX_SPEC_DEPTH} levels"),
+                        );
                     }
                     let sub = match sub {
                         Value::Array(_) => list(sub, depth + 1, budget)?,
@@ -74,12 +91,25 @@ fn list(value: &Value, depth: usize, budget: &mut usize) -> Result<Vec<SpecItem>
                             list(&o["fields"], depth + 1, budget)?
                         }
                         Value::Null => Vec::new(),
-                        _ => return err(Some(field), format!("the sub-spec of {field:?} must be a list of fields")),
+                        _ => {
+                            return err(
+                                Some(field),
+                                format!("the sub-spec of {field:?} must be a list of fields"),
+                            );
+                        }
                     };
-                    out.push(SpecItem::Nested { field: field.clone(), sub });
+                    out.push(SpecItem::Nested {
+                        field: field.clone(),
+                        sub,
+                    });
                 }
             }
-            other => return err(None, format!("a field spec item must be a name or an object, not {other}")),
+            other => {
+                return err(
+                    None,
+                    format!("a field spec item must be a name or an object, not {other}"),
+                );
+            }
         }
     }
     Ok(out)
@@ -103,12 +133,21 @@ mod tests {
 
     #[test]
     fn names_paths_and_nested_objects() {
-        let spec = parse(&json!(["id", "partner_id.name", {"order_line": ["name", {"product_id": []}]}])).unwrap();
+        let spec =
+            parse(&json!(["id", "partner_id.name", {"order_line": ["name", {"product_id": []}]}])).unwrap();
         assert_eq!(spec[0], SpecItem::Name("id".into()));
         assert_eq!(spec[1], SpecItem::Path(vec!["partner_id".into(), "name".into()]));
-        let SpecItem::Nested { field, sub } = &spec[2] else { panic!() };
+        let SpecItem::Nested { field, sub } = &spec[2] else {
+            panic!()
+        };
         assert_eq!(field, "order_line");
-        assert_eq!(sub[1], SpecItem::Nested { field: "product_id".into(), sub: vec![] });
+        assert_eq!(
+            sub[1],
+            SpecItem::Nested {
+                field: "product_id".into(),
+                sub: vec![]
+            }
+        );
     }
 
     #[test]
@@ -126,9 +165,18 @@ mod tests {
 
     #[test]
     fn bad_items_are_named() {
-        assert_eq!(parse(&json!(["name", "bad name"])).unwrap_err().field.as_deref(), Some("bad name"));
-        assert_eq!(parse(&json!(["a..b"])).unwrap_err().field.as_deref(), Some("a..b"));
-        assert_eq!(parse(&json!([{"rel": 5}])).unwrap_err().field.as_deref(), Some("rel"));
+        assert_eq!(
+            parse(&json!(["name", "bad name"])).unwrap_err().field.as_deref(),
+            Some("bad name")
+        );
+        assert_eq!(
+            parse(&json!(["a..b"])).unwrap_err().field.as_deref(),
+            Some("a..b")
+        );
+        assert_eq!(
+            parse(&json!([{"rel": 5}])).unwrap_err().field.as_deref(),
+            Some("rel")
+        );
         assert!(parse(&json!([5])).is_err());
         assert!(parse(&json!({"name": []})).is_err());
         assert!(parse(&json!([""])).is_err());

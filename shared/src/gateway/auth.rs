@@ -36,16 +36,34 @@ mod tests {
 
     #[test]
     fn bearer_first_then_webhook_key_then_x_webhook_key() {
-        assert_eq!(presented_secret(&headers(&[("authorization", "Bearer abc"), ("webhook-key", "k")])), Some("abc"));
-        assert_eq!(presented_secret(&headers(&[("authorization", "bearer   abc  ")])), Some("abc"));
-        assert_eq!(presented_secret(&headers(&[("webhook-key", "k"), ("x-webhook-key", "x")])), Some("k"));
+        assert_eq!(
+            presented_secret(&headers(&[("authorization", "Bearer abc"), ("webhook-key", "k")])),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_secret(&headers(&[("authorization", "bearer   abc  ")])),
+            Some("abc")
+        );
+        assert_eq!(
+            presented_secret(&headers(&[("webhook-key", "k"), ("x-webhook-key", "x")])),
+            Some("k")
+        );
         assert_eq!(presented_secret(&headers(&[("x-webhook-key", "x")])), Some("x"));
     }
 
     #[test]
     fn empty_or_other_schemes_fall_through() {
-        assert_eq!(presented_secret(&headers(&[("authorization", "Bearer "), ("webhook-key", "k")])), Some("k"));
-        assert_eq!(presented_secret(&headers(&[("authorization", "Basic Zm9v"), ("x-webhook-key", "x")])), Some("x"));
+        assert_eq!(
+            presented_secret(&headers(&[("authorization", "Bearer "), ("webhook-key", "k")])),
+            Some("k")
+        );
+        assert_eq!(
+            presented_secret(&headers(&[
+                ("authorization", "Basic Zm9v"),
+                ("x-webhook-key", "x")
+            ])),
+            Some("x")
+        );
         assert_eq!(presented_secret(&headers(&[])), None);
         assert_eq!(presented_secret(&headers(&[("webhook-key", "  ")])), None);
     }

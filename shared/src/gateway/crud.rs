@@ -12,7 +12,11 @@ use crate::extract::{self, Page, Plan, Shaped, SpecItem, fetch};
 use crate::odoo::{Catalog, OdooSession};
 use crate::request::{Operation, Order, Target};
 
-fn check_values(catalog: &Catalog<'_>, model: &ModelName, values: &[Map<String, Value>]) -> Result<(), Checked> {
+fn check_values(
+    catalog: &Catalog<'_>,
+    model: &ModelName,
+    values: &[Map<String, Value>],
+) -> Result<(), Checked> {
     for key in values.iter().flat_map(|v| v.keys()) {
         catalog.field(model, key).at(Place::Values)?;
     }
@@ -26,12 +30,21 @@ fn check_order(catalog: &Catalog<'_>, model: &ModelName, order: Option<&Order>) 
     Ok(())
 }
 
-fn check_spec(catalog: &Catalog<'_>, model: &ModelName, fields: Option<&[SpecItem]>) -> Result<Option<Plan>, Checked> {
-    fields.map(|spec| extract::plan(spec, model, catalog).at(Place::Fields)).transpose()
+fn check_spec(
+    catalog: &Catalog<'_>,
+    model: &ModelName,
+    fields: Option<&[SpecItem]>,
+) -> Result<Option<Plan>, Checked> {
+    fields
+        .map(|spec| extract::plan(spec, model, catalog).at(Place::Fields))
+        .transpose()
 }
 
 fn ids_of(answer: &Value) -> Vec<i64> {
-    answer.as_array().map(|a| a.iter().filter_map(Value::as_i64).collect()).unwrap_or_default()
+    answer
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default()
 }
 
 impl Gateway {
@@ -45,10 +58,22 @@ impl Gateway {
         let rules = &config.field_rules;
         match operation {
             Operation::Create { values, batch } => {
-                self.schemas.resolve(session, rules, |c| check_values(c, model, &values)).await?;
-                let arg = if batch { json!(values) } else { Value::Object(values.into_iter().next().unwrap_or_default()) };
-                let created = session.execute_kw(model.as_str(), "create", vec![arg], Map::new()).await?;
-                to_bytes(&if batch { json!({"ok": true, "ids": ids_of(&created)}) } else { json!({"ok": true, "id": created}) })
+                self.schemas
+                    .resolve(session, rules, |c| check_values(c, model, &values))
+                    .await?;
+                let arg = if batch {
+                    json!(values)
+                } else {
+                    Value::Object(values.into_iter().next().unwrap_or_default())
+                };
+                let created = session
+                    .execute_kw(model.as_str(), "create", vec![arg], Map::new())
+                    .await?;
+                to_bytes(&if batch {
+                    json!({"ok": true, "ids": ids_of(&created)})
+                } else {
+                    json!({"ok": true, "id": created})
+                })
             }
             Operation::Write { target, values } => {
                 let domain = self
@@ -58,17 +83,39 @@ impl Gateway {
                         check_target(c, model, &target)
                     })
                     .await?;
-                let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
-                session.execute_kw(model.as_str(), "write", vec![json!(ids), Value::Object(values)], Map::new()).await?;
+                let ids = self
+                    .capped_ids(session, model, &domain, config.limits.max_records_per_change)
+                    .await?;
+                session
+                    .execute_kw(
+                        model.as_str(),
+                        "write",
+                        vec![json!(ids), Value::Object(values)],
+                        Map::new(),
+                    )
+                    .await?;
                 to_bytes(&json!({"ok": true, "ids": ids}))
             }
             Operation::Unlink { target } => {
-                let domain = self.schemas.resolve(session, rules, |c| check_target(c, model, &target)).await?;
-                let ids = self.capped_ids(session, model, &domain, config.limits.max_records_per_change).await?;
-                session.execute_kw(model.as_str(), "unlink", vec![json!(ids)], Map::new()).await?;
+                let domain = self
+                    .schemas
+                    .resolve(session, rules, |c| check_target(c, model, &target))
+                    .await?;
+                let ids = self
+                    .capped_ids(session, model, &domain, config.limits.max_records_per_change)
+                    .await?;
+                session
+                    .execute_kw(model.as_str(), "unlink", vec![json!(ids)], Map::new())
+                    .await?;
                 to_bytes(&json!({"ok": true, "ids": ids}))
             }
-            Operation::Search { domain, fields, limit, offset, order } => {
+            Operation::Search {
+                domain,
+                fields,
+                limit,
+                offset,
+                order,
+            } => {
                 let plan = self
                     .schemas
                     .resolve(session, rules, |c| {
@@ -79,7 +126,12 @@ impl Gateway {
                     .await?;
                 let order = order.map(|o| o.to_odoo());
                 // One record more than the page tells whether another page exists, without a count query.
-                let page = Page { domain: domain.to_json(), offset, limit: limit + 1, order: order.as_deref() };
+                let page = Page {
+                    domain: domain.to_json(),
+                    offset,
+                    limit: limit + 1,
+                    order: order.as_deref(),
+                };
                 search(session, model, plan.as_ref(), &page, limit as usize).await
             }
             Operation::Read { ids, fields } => {
@@ -90,7 +142,12 @@ impl Gateway {
                         let plain = match (&plan, rules.get(model)) {
                             (None, Some(_)) => {
                                 let m = c.model(model).at(Place::Fields)?;
-                                Some(m.iter().filter(|f| c.permits(model, &f.name)).map(|f| f.name.clone()).collect::<Vec<_>>())
+                                Some(
+                                    m.iter()
+                                        .filter(|f| c.permits(model, &f.name))
+                                        .map(|f| f.name.clone())
+                                        .collect::<Vec<_>>(),
+                                )
                             }
                             _ => None,
                         };
@@ -103,17 +160,32 @@ impl Gateway {
                         if fetched.is_empty() {
                             return Err(GatewayError::NothingMatched);
                         }
-                        let records: Vec<Shaped<'_>> = fetched.iter().map(|r| Shaped { record: r, outputs: &plan.outputs }).collect();
-                        to_bytes(&Records { ok: true, count: None, records, next_offset: None })
+                        let records: Vec<Shaped<'_>> = fetched
+                            .iter()
+                            .map(|r| Shaped {
+                                record: r,
+                                outputs: &plan.outputs,
+                            })
+                            .collect();
+                        to_bytes(&Records {
+                            ok: true,
+                            count: None,
+                            records,
+                            next_offset: None,
+                        })
                     }
                     None => {
                         let mut kwargs = Map::new();
                         if let Some(fields) = plain_fields {
                             kwargs.insert("fields".into(), json!(fields));
                         }
-                        let answer = session.execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs).await?;
+                        let answer = session
+                            .execute_kw(model.as_str(), "read", vec![json!(ids)], kwargs)
+                            .await?;
                         match answer {
-                            Value::Array(records) if !records.is_empty() => to_bytes(&json!({"ok": true, "records": records})),
+                            Value::Array(records) if !records.is_empty() => {
+                                to_bytes(&json!({"ok": true, "records": records}))
+                            }
                             _ => Err(GatewayError::NothingMatched),
                         }
                     }
@@ -123,16 +195,31 @@ impl Gateway {
     }
 
     /// The ids `domain` matches, refusing (before anything is changed) more than `max` or none at all.
-    async fn capped_ids(&self, session: &OdooSession<'_>, model: &ModelName, domain: &Domain, max: u32) -> Result<Vec<i64>, GatewayError> {
+    async fn capped_ids(
+        &self,
+        session: &OdooSession<'_>,
+        model: &ModelName,
+        domain: &Domain,
+        max: u32,
+    ) -> Result<Vec<i64>, GatewayError> {
         let mut kwargs = Map::new();
         kwargs.insert("limit".into(), json!(u64::from(max) + 1));
-        let ids = ids_of(&session.execute_kw(model.as_str(), "search", vec![domain.to_json()], kwargs).await?);
+        let ids = ids_of(
+            &session
+                .execute_kw(model.as_str(), "search", vec![domain.to_json()], kwargs)
+                .await?,
+        );
         if ids.is_empty() {
             return Err(GatewayError::NothingMatched);
         }
         if ids.len() > max as usize {
-            let count = session.execute_kw(model.as_str(), "search_count", vec![domain.to_json()], Map::new()).await?;
-            let matched = count.as_u64().and_then(|c| usize::try_from(c).ok()).unwrap_or(ids.len());
+            let count = session
+                .execute_kw(model.as_str(), "search_count", vec![domain.to_json()], Map::new())
+                .await?;
+            let matched = count
+                .as_u64()
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(ids.len());
             return Err(GatewayError::TooManyRecords { matched, max });
         }
         Ok(ids)
@@ -155,7 +242,13 @@ struct Records<'a> {
     next_offset: Option<Option<u64>>,
 }
 
-async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan>, page: &Page<'_>, limit: usize) -> Result<Vec<u8>, GatewayError> {
+async fn search(
+    session: &OdooSession<'_>,
+    model: &ModelName,
+    plan: Option<&Plan>,
+    page: &Page<'_>,
+    limit: usize,
+) -> Result<Vec<u8>, GatewayError> {
     let next_offset = |returned: usize, more: bool| more.then(|| u64::from(page.offset) + returned as u64);
     match plan {
         None => {
@@ -165,18 +258,35 @@ async fn search(session: &OdooSession<'_>, model: &ModelName, plan: Option<&Plan
             if let Some(order) = page.order {
                 kwargs.insert("order".into(), json!(order));
             }
-            let mut ids = ids_of(&session.execute_kw(model.as_str(), "search", vec![page.domain.clone()], kwargs).await?);
+            let mut ids = ids_of(
+                &session
+                    .execute_kw(model.as_str(), "search", vec![page.domain.clone()], kwargs)
+                    .await?,
+            );
             let more = ids.len() > limit;
             ids.truncate(limit);
-            to_bytes(&json!({"ok": true, "count": ids.len(), "ids": ids, "next_offset": next_offset(ids.len(), more)}))
+            to_bytes(
+                &json!({"ok": true, "count": ids.len(), "ids": ids, "next_offset": next_offset(ids.len(), more)}),
+            )
         }
         Some(plan) => {
             let mut fetched = fetch::search(session, model, &plan.fetch, page).await?;
             let more = fetched.len() > limit;
             fetched.truncate(limit);
-            let records: Vec<Shaped<'_>> = fetched.iter().map(|r| Shaped { record: r, outputs: &plan.outputs }).collect();
+            let records: Vec<Shaped<'_>> = fetched
+                .iter()
+                .map(|r| Shaped {
+                    record: r,
+                    outputs: &plan.outputs,
+                })
+                .collect();
             let count = Some(records.len());
-            to_bytes(&Records { ok: true, count, records, next_offset: Some(next_offset(fetched.len(), more)) })
+            to_bytes(&Records {
+                ok: true,
+                count,
+                records,
+                next_offset: Some(next_offset(fetched.len(), more)),
+            })
         }
     }
 }

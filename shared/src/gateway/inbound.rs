@@ -28,7 +28,14 @@ impl Gateway {
                 (e.into_response(), outcome, Some(code))
             }
         };
-        self.record(draft, outcome, response.status().as_u16(), started.elapsed(), calls.get(), error_code);
+        self.record(
+            draft,
+            outcome,
+            response.status().as_u16(),
+            started.elapsed(),
+            calls.get(),
+            error_code,
+        );
         response
     }
 
@@ -49,25 +56,38 @@ impl Gateway {
         let verb_allowed = HttpVerb::parse(request.method().as_str()).is_some_and(|v| config.allows_verb(v));
         if !verb_allowed {
             let allowed = config.allowed_verbs.iter().map(|v| v.as_str()).collect();
-            return Err(GatewayError::VerbNotAllowed { verb: request.method().to_string(), allowed });
+            return Err(GatewayError::VerbNotAllowed {
+                verb: request.method().to_string(),
+                allowed,
+            });
         }
         if request.body().len() > self.settings.max_body_bytes {
-            return Err(GatewayError::PayloadTooLarge { limit: self.settings.max_body_bytes });
+            return Err(GatewayError::PayloadTooLarge {
+                limit: self.settings.max_body_bytes,
+            });
         }
         let envelope = Envelope::parse(payload_object(parse_json(request.body())?)?)?;
         draft.method = Some(envelope.method_name.clone());
         draft.model = envelope.model.as_ref().map(|m| m.to_string());
         if envelope.method == Some(Method::DefaultPayload) {
-            return to_bytes(&self.default_payload(&config, envelope.model.as_ref(), calls).await?);
+            return to_bytes(
+                &self
+                    .default_payload(&config, envelope.model.as_ref(), calls)
+                    .await?,
+            );
         }
-        let model = envelope
-            .model
-            .clone()
-            .ok_or_else(|| GatewayError::invalid_payload("missing_model", "model is required, e.g. \"res.partner\""))?;
-        let method = envelope.method.ok_or_else(|| GatewayError::InvalidMethod(envelope.method_name.clone()))?;
+        let model = envelope.model.clone().ok_or_else(|| {
+            GatewayError::invalid_payload("missing_model", "model is required, e.g. \"res.partner\"")
+        })?;
+        let method = envelope
+            .method
+            .ok_or_else(|| GatewayError::InvalidMethod(envelope.method_name.clone()))?;
         check_permission(&config, method)?;
         if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied { reason: "model_not_allowed", field: None });
+            return Err(GatewayError::PermissionDenied {
+                reason: "model_not_allowed",
+                field: None,
+            });
         }
         let operation = Operation::parse(method, &envelope.rest, &config.limits)?;
         let session = self.odoo.session(&config.odoo, calls).await?;
@@ -76,7 +96,11 @@ impl Gateway {
 }
 
 pub(super) fn to_bytes(value: &impl serde::Serialize) -> Result<Vec<u8>, GatewayError> {
-    serde_json::to_vec(value).map_err(|e| GatewayError::Odoo(crate::odoo::OdooError::Protocol(format!("cannot encode the answer: {e}"))))
+    serde_json::to_vec(value).map_err(|e| {
+        GatewayError::Odoo(crate::odoo::OdooError::Protocol(format!(
+            "cannot encode the answer: {e}"
+        )))
+    })
 }
 
 fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), GatewayError> {
@@ -87,5 +111,8 @@ fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), Gatewa
         Method::Unlink if !p.can_unlink => "unlink_not_allowed",
         _ => return Ok(()),
     };
-    Err(GatewayError::PermissionDenied { reason: refused, field: None })
+    Err(GatewayError::PermissionDenied {
+        reason: refused,
+        field: None,
+    })
 }

@@ -9,7 +9,16 @@ use crate::execution_log::{ExecutionLogEntry, MAX_LOGGED_BODY_BYTES, Outcome};
 use crate::request::parse_json;
 
 /// Body keys whose values are never logged (compared case-insensitively, at any depth).
-const SECRET_KEYS: &[&str] = &["secret", "secret_key", "api_key", "apikey", "password", "token", "authorization", "webhook_key"];
+const SECRET_KEYS: &[&str] = &[
+    "secret",
+    "secret_key",
+    "api_key",
+    "apikey",
+    "password",
+    "token",
+    "authorization",
+    "webhook_key",
+];
 
 /// What is known about a call as it progresses.
 pub(super) struct LogDraft {
@@ -22,7 +31,13 @@ pub(super) struct LogDraft {
 
 impl LogDraft {
     pub fn new(verb: &str, body: &[u8]) -> Self {
-        Self { webhook_id: None, http_verb: verb.to_owned(), method: None, model: None, body: redacted_body(body) }
+        Self {
+            webhook_id: None,
+            http_verb: verb.to_owned(),
+            method: None,
+            model: None,
+            body: redacted_body(body),
+        }
     }
 }
 
@@ -31,7 +46,9 @@ pub(super) fn redacted_body(body: &[u8]) -> String {
     if body.is_empty() {
         return String::new();
     }
-    let Ok(mut value) = parse_json(body) else { return format!("<{} bytes, not JSON>", body.len()) };
+    let Ok(mut value) = parse_json(body) else {
+        return format!("<{} bytes, not JSON>", body.len());
+    };
     redact(&mut value);
     let mut text = value.to_string();
     if text.len() > MAX_LOGGED_BODY_BYTES {
@@ -62,8 +79,18 @@ fn redact(value: &mut Value) {
 
 impl Gateway {
     /// Hands the entry to the log in the background so a slow sink never delays the response.
-    pub(super) fn record(&self, draft: LogDraft, outcome: Outcome, status: u16, elapsed: Duration, odoo_calls: u32, error_code: Option<&str>) {
-        let Some(webhook_id) = draft.webhook_id else { return };
+    pub(super) fn record(
+        &self,
+        draft: LogDraft,
+        outcome: Outcome,
+        status: u16,
+        elapsed: Duration,
+        odoo_calls: u32,
+        error_code: Option<&str>,
+    ) {
+        let Some(webhook_id) = draft.webhook_id else {
+            return;
+        };
         let entry = ExecutionLogEntry {
             at: time::OffsetDateTime::now_utc(),
             webhook_id,
@@ -98,7 +125,8 @@ mod tests {
 
     #[test]
     fn secrets_are_removed_at_any_depth() {
-        let body = br#"{"model": "res.partner", "secret_key": "bcw_x", "values": {"Password": "p", "name": "A"}}"#;
+        let body =
+            br#"{"model": "res.partner", "secret_key": "bcw_x", "values": {"Password": "p", "name": "A"}}"#;
         let logged = redacted_body(body);
         assert!(!logged.contains("bcw_x") && !logged.contains("\"p\""));
         assert!(logged.contains("res.partner") && logged.contains("<redacted>"));

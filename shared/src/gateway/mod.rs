@@ -77,7 +77,9 @@ fn route(path: &str) -> Route<'_> {
     if path == "/healthz" {
         return Route::Health;
     }
-    let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else { return Route::Unknown };
+    let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else {
+        return Route::Unknown;
+    };
     let rest = rest.trim_end_matches('/');
     match rest.split_once('/') {
         None if !rest.is_empty() => Route::Webhook(rest),
@@ -90,7 +92,13 @@ fn route(path: &str) -> Route<'_> {
 impl Gateway {
     pub fn new(store: Arc<dyn ConfigStore>, log: Arc<dyn ExecutionLog>, settings: GatewaySettings) -> Self {
         let odoo = OdooClient::new(settings.odoo_connect_timeout, settings.odoo_timeout);
-        Self { store, log, schemas: SchemaCache::new(settings.schema_cache_ttl), odoo, settings }
+        Self {
+            store,
+            log,
+            schemas: SchemaCache::new(settings.schema_cache_ttl),
+            odoo,
+            settings,
+        }
     }
 
     pub fn settings(&self) -> &GatewaySettings {
@@ -105,23 +113,49 @@ impl Gateway {
             Route::Webhook(id) => self.webhook_call(id, &request).await,
             Route::Schema(id) | Route::Required(id) if request.method() != HttpMethod::GET => {
                 let _ = id;
-                GatewayError::VerbNotAllowed { verb: request.method().to_string(), allowed: vec!["GET"] }.into_response()
+                GatewayError::VerbNotAllowed {
+                    verb: request.method().to_string(),
+                    allowed: vec!["GET"],
+                }
+                .into_response()
             }
-            Route::Schema(id) => self.schema_call(id, &request, false).await.unwrap_or_else(GatewayError::into_response),
-            Route::Required(id) => self.schema_call(id, &request, true).await.unwrap_or_else(GatewayError::into_response),
+            Route::Schema(id) => self
+                .schema_call(id, &request, false)
+                .await
+                .unwrap_or_else(GatewayError::into_response),
+            Route::Required(id) => self
+                .schema_call(id, &request, true)
+                .await
+                .unwrap_or_else(GatewayError::into_response),
             Route::Unknown => GatewayError::RouteNotFound.into_response(),
         }
     }
 
     /// The webhook, if it exists, is enabled and accepts the presented credential (404, then 401).
-    async fn authorised(&self, id: &str, headers: &http::HeaderMap, endpoint: Endpoint) -> Result<crate::config::WebhookConfig, GatewayError> {
+    async fn authorised(
+        &self,
+        id: &str,
+        headers: &http::HeaderMap,
+        endpoint: Endpoint,
+    ) -> Result<crate::config::WebhookConfig, GatewayError> {
         let config = self.lookup(id, endpoint).await?;
-        let accepted = presented_secret(headers).is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
-        if accepted { Ok(config) } else { Err(GatewayError::Unauthorized) }
+        let accepted = presented_secret(headers)
+            .is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
+        if accepted {
+            Ok(config)
+        } else {
+            Err(GatewayError::Unauthorized)
+        }
     }
 
-    async fn lookup(&self, id: &str, endpoint: Endpoint) -> Result<crate::config::WebhookConfig, GatewayError> {
-        let Ok(id) = id.parse() else { return Err(GatewayError::WebhookNotFound(endpoint)) };
+    async fn lookup(
+        &self,
+        id: &str,
+        endpoint: Endpoint,
+    ) -> Result<crate::config::WebhookConfig, GatewayError> {
+        let Ok(id) = id.parse() else {
+            return Err(GatewayError::WebhookNotFound(endpoint));
+        };
         match self.store.get(&id).await? {
             Some(config) if config.enabled => Ok(config),
             _ => Err(GatewayError::WebhookNotFound(endpoint)),
@@ -141,8 +175,14 @@ mod route_tests {
         assert!(matches!(route("/healthz"), Route::Health));
         assert!(matches!(route("/bitconn/webhook/abc"), Route::Webhook("abc")));
         assert!(matches!(route("/bitconn/webhook/abc/"), Route::Webhook("abc")));
-        assert!(matches!(route("/bitconn/webhook/abc/schema"), Route::Schema("abc")));
-        assert!(matches!(route("/bitconn/webhook/abc/required"), Route::Required("abc")));
+        assert!(matches!(
+            route("/bitconn/webhook/abc/schema"),
+            Route::Schema("abc")
+        ));
+        assert!(matches!(
+            route("/bitconn/webhook/abc/required"),
+            Route::Required("abc")
+        ));
         assert!(matches!(route("/bitconn/webhook/abc/other"), Route::Unknown));
         assert!(matches!(route("/bitconn/webhook/"), Route::Unknown));
         assert!(matches!(route("/"), Route::Unknown));

@@ -16,47 +16,102 @@ use crate::odoo::{CallCounter, FieldDef, ModelFields, OdooSession};
 const FALLBACK_MODEL: &str = "res.partner";
 
 impl Gateway {
-    pub(super) async fn schema_call(&self, id: &str, request: &Request<Bytes>, required: bool) -> Result<Response<Bytes>, GatewayError> {
+    pub(super) async fn schema_call(
+        &self,
+        id: &str,
+        request: &Request<Bytes>,
+        required: bool,
+    ) -> Result<Response<Bytes>, GatewayError> {
         let config = self.authorised(id, request.headers(), Endpoint::Schema).await?;
         let query: HashMap<String, String> =
-            form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes()).into_owned().collect();
-        let model = query.get("model").filter(|m| !m.is_empty()).ok_or(GatewayError::MissingParam("model"))?;
-        let model: ModelName = model.parse().map_err(|e| GatewayError::invalid_payload("invalid_model", format!("{model:?}: {e}")))?;
+            form_urlencoded::parse(request.uri().query().unwrap_or("").as_bytes())
+                .into_owned()
+                .collect();
+        let model = query
+            .get("model")
+            .filter(|m| !m.is_empty())
+            .ok_or(GatewayError::MissingParam("model"))?;
+        let model: ModelName = model
+            .parse()
+            .map_err(|e| GatewayError::invalid_payload("invalid_model", format!("{model:?}: {e}")))?;
         if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied { reason: "model_not_allowed", field: None });
+            return Err(GatewayError::PermissionDenied {
+                reason: "model_not_allowed",
+                field: None,
+            });
         }
         let calls = CallCounter::default();
         let session = self.odoo.session(&config.odoo, &calls).await?;
         let fields = self.schemas.fields(&session, &model).await?;
-        let visible: Vec<&FieldDef> = fields.iter().filter(|f| config.field_rule(&model).is_none_or(|r| r.permits(&f.name))).collect();
+        let visible: Vec<&FieldDef> = fields
+            .iter()
+            .filter(|f| config.field_rule(&model).is_none_or(|r| r.permits(&f.name)))
+            .collect();
         let body = if required {
-            let values = match query.get("values").map(|v| crate::request::parse_json(v.as_bytes())) {
+            let values = match query
+                .get("values")
+                .map(|v| crate::request::parse_json(v.as_bytes()))
+            {
                 None | Some(Err(_)) => Map::new(),
                 Some(Ok(Value::Object(values))) => values,
-                Some(Ok(_)) => return Err(GatewayError::invalid_payload("invalid_values", "values must be a JSON object")),
+                Some(Ok(_)) => {
+                    return Err(GatewayError::invalid_payload(
+                        "invalid_values",
+                        "values must be a JSON object",
+                    ));
+                }
             };
-            let details = query.get("details").is_some_and(|d| matches!(d.as_str(), "1" | "true" | "True"));
-            required_body(&visible, &defaults(&session, &model, &visible).await, &values, details)
+            let details = query
+                .get("details")
+                .is_some_and(|d| matches!(d.as_str(), "1" | "true" | "True"));
+            required_body(
+                &visible,
+                &defaults(&session, &model, &visible).await,
+                &values,
+                details,
+            )
         } else {
-            let method = query.get("method").map_or("create".to_owned(), |m| m.to_ascii_lowercase());
-            self.schema_body(&config, &session, &model, &visible, &method).await
+            let method = query
+                .get("method")
+                .map_or("create".to_owned(), |m| m.to_ascii_lowercase());
+            self.schema_body(&config, &session, &model, &visible, &method)
+                .await
         };
         Ok(json_response(StatusCode::OK, &body))
     }
 
-    async fn schema_body(&self, config: &WebhookConfig, session: &OdooSession<'_>, model: &ModelName, visible: &[&FieldDef], method: &str) -> Value {
+    async fn schema_body(
+        &self,
+        config: &WebhookConfig,
+        session: &OdooSession<'_>,
+        model: &ModelName,
+        visible: &[&FieldDef],
+        method: &str,
+    ) -> Value {
         let mut fields = Map::new();
         for f in visible {
-            let relation = f.relation.as_ref().filter(|_| f.kind.is_relational()).map(ModelName::as_str);
-            fields.insert(f.name.clone(), json!({"string": f.label, "type": f.type_name, "required": f.required,
-                "readonly": f.readonly, "selection": f.selection, "relation": relation}));
+            let relation = f
+                .relation
+                .as_ref()
+                .filter(|_| f.kind.is_relational())
+                .map(ModelName::as_str);
+            fields.insert(
+                f.name.clone(),
+                json!({"string": f.label, "type": f.type_name, "required": f.required,
+                "readonly": f.readonly, "selection": f.selection, "relation": relation}),
+            );
         }
         let required_fields: Vec<&str> = if method == "create" {
-            visible.iter().filter(|f| f.required && !f.readonly).map(|f| f.name.as_str()).collect()
+            visible
+                .iter()
+                .filter(|f| f.required && !f.readonly)
+                .map(|f| f.name.as_str())
+                .collect()
         } else {
             Vec::new()
         };
-        let (defaults, rights) = tokio::join!(defaults(session, model, visible), access_rights(session, model));
+        let (defaults, rights) =
+            tokio::join!(defaults(session, model, visible), access_rights(session, model));
         let p = &config.permissions;
         let access = json!({"can_create": p.can_create && rights[0], "can_write": p.can_write && rights[1],
                             "can_unlink": p.can_unlink && rights[2], "can_read": rights[3]});
@@ -65,28 +120,59 @@ impl Gateway {
     }
 
     /// A ready request template for one model: its required fields, pre-filled with Odoo's defaults where it has them.
-    pub(super) async fn default_payload(&self, config: &WebhookConfig, model: Option<&ModelName>, calls: &CallCounter) -> Result<Value, GatewayError> {
+    pub(super) async fn default_payload(
+        &self,
+        config: &WebhookConfig,
+        model: Option<&ModelName>,
+        calls: &CallCounter,
+    ) -> Result<Value, GatewayError> {
         let model = match model {
             Some(m) => m.clone(),
             None => match &config.models {
                 crate::config::ModelAccess::Only(models) => models.iter().next().cloned(),
                 crate::config::ModelAccess::All => FALLBACK_MODEL.parse().ok(),
             }
-            .ok_or(GatewayError::PermissionDenied { reason: "model_not_allowed", field: None })?,
+            .ok_or(GatewayError::PermissionDenied {
+                reason: "model_not_allowed",
+                field: None,
+            })?,
         };
         if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied { reason: "model_not_allowed", field: None });
+            return Err(GatewayError::PermissionDenied {
+                reason: "model_not_allowed",
+                field: None,
+            });
         }
         let session = self.odoo.session(&config.odoo, calls).await?;
         let fields: std::sync::Arc<ModelFields> = self.schemas.fields(&session, &model).await?;
         let required: Vec<&FieldDef> = fields
             .iter()
-            .filter(|f| f.required && !f.readonly && !f.related && config.field_rule(&model).is_none_or(|r| r.permits(&f.name)))
+            .filter(|f| {
+                f.required
+                    && !f.readonly
+                    && !f.related
+                    && config.field_rule(&model).is_none_or(|r| r.permits(&f.name))
+            })
             .collect();
         let defaults = defaults(&session, &model, &required).await;
-        let values: Map<String, Value> =
-            required.iter().map(|f| (f.name.clone(), defaults.get(&f.name).cloned().unwrap_or(Value::Null))).collect();
-        let url = format!("{}/bitconn/webhook/{}", self.settings.public_base_url.as_deref().unwrap_or("").trim_end_matches('/'), config.id);
+        let values: Map<String, Value> = required
+            .iter()
+            .map(|f| {
+                (
+                    f.name.clone(),
+                    defaults.get(&f.name).cloned().unwrap_or(Value::Null),
+                )
+            })
+            .collect();
+        let url = format!(
+            "{}/bitconn/webhook/{}",
+            self.settings
+                .public_base_url
+                .as_deref()
+                .unwrap_or("")
+                .trim_end_matches('/'),
+            config.id
+        );
         Ok(json!({
             "ok": true,
             "url": url,
@@ -100,7 +186,10 @@ impl Gateway {
 /// `default_get` for the given fields; `{}` when Odoo refuses, as the original does.
 async fn defaults(session: &OdooSession<'_>, model: &ModelName, fields: &[&FieldDef]) -> Map<String, Value> {
     let names: Vec<&str> = fields.iter().map(|f| f.name.as_str()).collect();
-    match session.execute_kw(model.as_str(), "default_get", vec![json!(names)], Map::new()).await {
+    match session
+        .execute_kw(model.as_str(), "default_get", vec![json!(names)], Map::new())
+        .await
+    {
         Ok(Value::Object(defaults)) => defaults,
         _ => Map::new(),
     }
@@ -110,11 +199,20 @@ async fn defaults(session: &OdooSession<'_>, model: &ModelName, fields: &[&Field
 async fn access_rights(session: &OdooSession<'_>, model: &ModelName) -> Vec<bool> {
     let checks = ["create", "write", "unlink", "read"].map(|op| async move {
         let answer = if session.version().has_has_access() {
-            session.execute_kw(model.as_str(), "has_access", vec![json!([]), json!(op)], Map::new()).await
+            session
+                .execute_kw(
+                    model.as_str(),
+                    "has_access",
+                    vec![json!([]), json!(op)],
+                    Map::new(),
+                )
+                .await
         } else {
             let mut kwargs = Map::new();
             kwargs.insert("raise_exception".into(), json!(false));
-            session.execute_kw(model.as_str(), "check_access_rights", vec![json!(op)], kwargs).await
+            session
+                .execute_kw(model.as_str(), "check_access_rights", vec![json!(op)], kwargs)
+                .await
         };
         matches!(answer, Ok(Value::Bool(true)))
     });
@@ -136,13 +234,22 @@ fn is_missing(def: &FieldDef, value: Option<&Value>) -> bool {
     }
 }
 
-fn required_body(visible: &[&FieldDef], defaults: &Map<String, Value>, values: &Map<String, Value>, details: bool) -> Value {
+fn required_body(
+    visible: &[&FieldDef],
+    defaults: &Map<String, Value>,
+    values: &Map<String, Value>,
+    details: bool,
+) -> Value {
     let missing = visible
         .iter()
         .filter(|f| f.required && !f.readonly && !f.related)
         .filter(|f| is_missing(f, values.get(&f.name).or_else(|| defaults.get(&f.name))));
     if details {
-        Value::Array(missing.map(|f| json!({"field": f.name, "label": f.label})).collect())
+        Value::Array(
+            missing
+                .map(|f| json!({"field": f.name, "label": f.label}))
+                .collect(),
+        )
     } else {
         Value::Array(missing.map(|f| json!(f.name)).collect())
     }
@@ -153,14 +260,17 @@ mod tests {
     use super::*;
 
     fn defs() -> ModelFields {
-        ModelFields::from_fields_get("sale.order".parse().unwrap(), &json!({
-            "name": {"type": "char", "string": "Reference", "required": true},
-            "partner_id": {"type": "many2one", "string": "Customer", "relation": "res.partner", "required": true},
-            "amount": {"type": "float", "string": "Amount", "required": true},
-            "state": {"type": "selection", "string": "Status", "required": true, "readonly": true},
-            "currency_id": {"type": "many2one", "string": "Currency", "relation": "res.currency", "required": true, "related": "x.y"},
-            "note": {"type": "text", "string": "Note"}
-        }))
+        ModelFields::from_fields_get(
+            "sale.order".parse().unwrap(),
+            &json!({
+                "name": {"type": "char", "string": "Reference", "required": true},
+                "partner_id": {"type": "many2one", "string": "Customer", "relation": "res.partner", "required": true},
+                "amount": {"type": "float", "string": "Amount", "required": true},
+                "state": {"type": "selection", "string": "Status", "required": true, "readonly": true},
+                "currency_id": {"type": "many2one", "string": "Currency", "relation": "res.currency", "required": true, "related": "x.y"},
+                "note": {"type": "text", "string": "Note"}
+            }),
+        )
     }
 
     #[test]
@@ -169,10 +279,16 @@ mod tests {
         let visible: Vec<&FieldDef> = fields.iter().collect();
         let defaults = json!({"name": "New"}).as_object().unwrap().clone();
         let none = Map::new();
-        assert_eq!(required_body(&visible, &defaults, &none, false), json!(["partner_id", "amount"]));
+        assert_eq!(
+            required_body(&visible, &defaults, &none, false),
+            json!(["partner_id", "amount"])
+        );
         let values = json!({"partner_id": 3, "amount": 0}).as_object().unwrap().clone();
         assert_eq!(required_body(&visible, &defaults, &values, false), json!([]));
-        let values = json!({"name": "", "partner_id": false}).as_object().unwrap().clone();
+        let values = json!({"name": "", "partner_id": false})
+            .as_object()
+            .unwrap()
+            .clone();
         assert_eq!(
             required_body(&visible, &defaults, &values, true),
             json!([{"field": "name", "label": "Reference"}, {"field": "partner_id", "label": "Customer"}, {"field": "amount", "label": "Amount"}])

@@ -21,12 +21,24 @@ pub struct SchemaCache {
 
 impl SchemaCache {
     pub fn new(ttl: Duration) -> Self {
-        Self { ttl, entries: Mutex::default() }
+        Self {
+            ttl,
+            entries: Mutex::default(),
+        }
     }
 
-    pub async fn fields(&self, session: &OdooSession<'_>, model: &ModelName) -> Result<Arc<ModelFields>, GatewayError> {
+    pub async fn fields(
+        &self,
+        session: &OdooSession<'_>,
+        model: &ModelName,
+    ) -> Result<Arc<ModelFields>, GatewayError> {
         let conn = session.connection();
-        let key = (conn.url.clone(), conn.db.clone(), conn.login.clone(), model.clone());
+        let key = (
+            conn.url.clone(),
+            conn.db.clone(),
+            conn.login.clone(),
+            model.clone(),
+        );
         if let Some((at, fields)) = self.lock().get(&key)
             && at.elapsed() < self.ttl
         {
@@ -38,7 +50,9 @@ impl SchemaCache {
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Arc<ModelFields>)>> {
-        self.entries.lock().unwrap_or_else(std::sync::PoisonError::into_inner)
+        self.entries
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
     }
 
     /// Runs `check` until it no longer asks for a model's fields, loading each one it asks for.
@@ -52,11 +66,16 @@ impl SchemaCache {
         for _ in 0..MAX_MODELS_PER_REQUEST {
             match check(&catalog) {
                 Ok(value) => return Ok(value),
-                Err(Checked::Field(FieldCheck::NeedModel(model), _)) => catalog.insert(self.fields(session, &model).await?),
+                Err(Checked::Field(FieldCheck::NeedModel(model), _)) => {
+                    catalog.insert(self.fields(session, &model).await?)
+                }
                 Err(Checked::Field(problem, place)) => return Err(place.error(problem)),
             }
         }
-        Err(GatewayError::invalid_payload("too_complex", "the request involves too many models"))
+        Err(GatewayError::invalid_payload(
+            "too_complex",
+            "the request involves too many models",
+        ))
     }
 }
 
@@ -72,9 +91,17 @@ pub enum Place {
 impl Place {
     fn error(self, problem: FieldCheck) -> GatewayError {
         match problem {
-            FieldCheck::Denied { field, .. } => GatewayError::PermissionDenied { reason: "field_not_allowed", field: Some(field) },
-            FieldCheck::Unknown { ref field, .. } | FieldCheck::NotRelational { ref field, .. } if self != Place::Domain => {
-                GatewayError::InvalidField { field: field.clone(), message: problem.to_string() }
+            FieldCheck::Denied { field, .. } => GatewayError::PermissionDenied {
+                reason: "field_not_allowed",
+                field: Some(field),
+            },
+            FieldCheck::Unknown { ref field, .. } | FieldCheck::NotRelational { ref field, .. }
+                if self != Place::Domain =>
+            {
+                GatewayError::InvalidField {
+                    field: field.clone(),
+                    message: problem.to_string(),
+                }
             }
             other => GatewayError::InvalidDomain(other.to_string()),
         }

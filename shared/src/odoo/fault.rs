@@ -23,7 +23,13 @@ pub enum FaultClass {
 }
 
 /// `builtins.*` and database exceptions that Odoo raises for bad input (unknown fields, bad values, SQL casts).
-const INPUT_EXCEPTIONS: &[&str] = &["ValueError", "TypeError", "KeyError", "AssertionError", "IndexError"];
+const INPUT_EXCEPTIONS: &[&str] = &[
+    "ValueError",
+    "TypeError",
+    "KeyError",
+    "AssertionError",
+    "IndexError",
+];
 
 impl OdooFault {
     /// The exception's class name: the last segment of `data.name` (`ValidationError`, `AccessDenied`, …).
@@ -61,7 +67,11 @@ pub enum OdooError {
 
 impl OdooError {
     pub(crate) fn from_transport(err: reqwest::Error) -> Self {
-        if err.is_timeout() { Self::Timeout(err) } else { Self::Unreachable(err) }
+        if err.is_timeout() {
+            Self::Timeout(err)
+        } else {
+            Self::Unreachable(err)
+        }
     }
 
     pub fn fault(&self) -> Option<&OdooFault> {
@@ -77,7 +87,10 @@ mod tests {
     use super::*;
 
     fn fault(name: &str) -> OdooFault {
-        OdooFault { name: name.into(), message: "m".into() }
+        OdooFault {
+            name: name.into(),
+            message: "m".into(),
+        }
     }
 
     #[test]
@@ -93,9 +106,15 @@ mod tests {
         assert_eq!(fault("odoo.exceptions.AccessDenied").class(), FaultClass::Access);
         assert_eq!(fault("odoo.exceptions.MissingError").class(), FaultClass::Missing);
         assert_eq!(fault("odoo.exceptions.UserError").class(), FaultClass::Invalid);
-        assert_eq!(fault("odoo.exceptions.ValidationError").class(), FaultClass::Invalid);
+        assert_eq!(
+            fault("odoo.exceptions.ValidationError").class(),
+            FaultClass::Invalid
+        );
         assert_eq!(fault("builtins.ValueError").class(), FaultClass::Invalid);
-        assert_eq!(fault("psycopg2.errors.InvalidTextRepresentation").class(), FaultClass::Invalid);
+        assert_eq!(
+            fault("psycopg2.errors.InvalidTextRepresentation").class(),
+            FaultClass::Invalid
+        );
         assert_eq!(fault("builtins.AttributeError").class(), FaultClass::Server);
         assert_eq!(fault("builtins.Exception").class(), FaultClass::Server);
     }

@@ -6,7 +6,15 @@ use std::collections::HashMap;
 use crate::config::ModelName;
 
 /// The `fields_get` attributes the gateway asks for (fewer attributes, smaller answers).
-pub const FIELD_ATTRIBUTES: &[&str] = &["type", "string", "relation", "required", "readonly", "selection", "related"];
+pub const FIELD_ATTRIBUTES: &[&str] = &[
+    "type",
+    "string",
+    "relation",
+    "required",
+    "readonly",
+    "selection",
+    "related",
+];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum FieldKind {
@@ -57,24 +65,44 @@ impl ModelFields {
         let mut order = Vec::new();
         let mut fields = HashMap::new();
         for (name, attrs) in answer.as_object().into_iter().flatten() {
-            let type_name = attrs.get("type").and_then(Value::as_str).unwrap_or("char").to_owned();
+            let type_name = attrs
+                .get("type")
+                .and_then(Value::as_str)
+                .unwrap_or("char")
+                .to_owned();
             let kind = match type_name.as_str() {
                 "many2one" => FieldKind::Many2one,
                 "one2many" => FieldKind::One2many,
                 "many2many" => FieldKind::Many2many,
                 _ => FieldKind::Scalar,
             };
-            let relation = attrs.get("relation").and_then(Value::as_str).and_then(|r| r.parse().ok());
+            let relation = attrs
+                .get("relation")
+                .and_then(Value::as_str)
+                .and_then(|r| r.parse().ok());
             let flag = |key: &str| attrs.get(key).and_then(Value::as_bool).unwrap_or(false);
             let def = FieldDef {
                 name: name.clone(),
-                kind: if kind.is_relational() && relation.is_none() { FieldKind::Scalar } else { kind },
-                label: attrs.get("string").and_then(Value::as_str).unwrap_or(name).to_owned(),
+                kind: if kind.is_relational() && relation.is_none() {
+                    FieldKind::Scalar
+                } else {
+                    kind
+                },
+                label: attrs
+                    .get("string")
+                    .and_then(Value::as_str)
+                    .unwrap_or(name)
+                    .to_owned(),
                 relation,
                 required: flag("required"),
                 readonly: flag("readonly"),
-                related: attrs.get("related").is_some_and(|r| !r.is_null() && r != &Value::Bool(false)),
-                selection: attrs.get("selection").filter(|_| type_name == "selection").cloned(),
+                related: attrs
+                    .get("related")
+                    .is_some_and(|r| !r.is_null() && r != &Value::Bool(false)),
+                selection: attrs
+                    .get("selection")
+                    .filter(|_| type_name == "selection")
+                    .cloned(),
                 type_name,
             };
             order.push(name.clone());
@@ -107,9 +135,21 @@ mod tests {
             "currency_id": {"type": "many2one", "string": "Currency", "relation": "res.currency", "related": "pricelist_id.currency_id"}
         });
         let fields = ModelFields::from_fields_get("sale.order".parse().unwrap(), &answer);
-        assert_eq!(fields.order, ["name", "partner_id", "order_line", "state", "currency_id"]);
+        assert_eq!(
+            fields.order,
+            ["name", "partner_id", "order_line", "state", "currency_id"]
+        );
         assert_eq!(fields.get("partner_id").unwrap().kind, FieldKind::Many2one);
-        assert_eq!(fields.get("partner_id").unwrap().relation.as_ref().unwrap().as_str(), "res.partner");
+        assert_eq!(
+            fields
+                .get("partner_id")
+                .unwrap()
+                .relation
+                .as_ref()
+                .unwrap()
+                .as_str(),
+            "res.partner"
+        );
         assert!(fields.get("order_line").unwrap().kind.is_x2many());
         assert!(fields.get("name").unwrap().required);
         assert!(fields.get("state").unwrap().selection.is_some());

@@ -30,12 +30,21 @@ pub struct ServerVersion {
 
 impl ServerVersion {
     pub fn from_version_info(answer: &Value) -> Self {
-        let label = answer.get("server_version").and_then(Value::as_str).unwrap_or("").to_owned();
+        let label = answer
+            .get("server_version")
+            .and_then(Value::as_str)
+            .unwrap_or("")
+            .to_owned();
         let major = answer
             .get("server_version_info")
             .and_then(|v| v.get(0))
             .and_then(Value::as_u64)
-            .or_else(|| label.split('.').next().and_then(|m| m.trim_start_matches("saas~").parse().ok()))
+            .or_else(|| {
+                label
+                    .split('.')
+                    .next()
+                    .and_then(|m| m.trim_start_matches("saas~").parse().ok())
+            })
             .and_then(|m| u32::try_from(m).ok())
             .unwrap_or(0);
         Self { major, label }
@@ -106,7 +115,12 @@ impl OdooClient {
                 tracing::error!(error = %e, "cannot configure the Odoo HTTP client; using defaults");
                 reqwest::Client::new()
             });
-        Self { http, uids: Mutex::default(), versions: Mutex::default(), next_id: AtomicU64::new(1) }
+        Self {
+            http,
+            uids: Mutex::default(),
+            versions: Mutex::default(),
+            next_id: AtomicU64::new(1),
+        }
     }
 
     /// A session as `conn`'s user: resolves (or reuses) the uid and the server version, concurrently when both are unknown.
@@ -127,22 +141,34 @@ impl OdooClient {
         let version_fut = async {
             match cached_version {
                 Some(v) => Ok(v),
-                None => self.call(&conn.url, "common", "version", json!([]), calls).await.map(|v| {
-                    ServerVersion::from_version_info(&v)
-                }),
+                None => self
+                    .call(&conn.url, "common", "version", json!([]), calls)
+                    .await
+                    .map(|v| ServerVersion::from_version_info(&v)),
             }
         };
         let (uid, version) = tokio::join!(uid_fut, version_fut);
         let (uid, version) = (uid?, version?);
         lock(&self.uids).insert(key.clone(), uid);
         lock(&self.versions).insert(conn.url.clone(), version.clone());
-        Ok(OdooSession { client: self, conn, key, uid, version, calls })
+        Ok(OdooSession {
+            client: self,
+            conn,
+            key,
+            uid,
+            version,
+            calls,
+        })
     }
 
     async fn authenticate(&self, conn: &OdooConnection, calls: &CallCounter) -> Result<i64, OdooError> {
         let args = json!([conn.db, conn.login, conn.api_key, {}]);
-        let answer = self.call(&conn.url, "common", "authenticate", args, calls).await?;
-        answer.as_i64().ok_or_else(|| OdooError::AuthenticationFailed { login: conn.login.clone() })
+        let answer = self
+            .call(&conn.url, "common", "authenticate", args, calls)
+            .await?;
+        answer.as_i64().ok_or_else(|| OdooError::AuthenticationFailed {
+            login: conn.login.clone(),
+        })
     }
 
     async fn call(
@@ -213,8 +239,19 @@ impl OdooSession<'_> {
         args: Vec<Value>,
         kwargs: Map<String, Value>,
     ) -> Result<Value, OdooError> {
-        let params = json!([self.conn.db, self.uid, self.conn.api_key, model, method, args, kwargs]);
-        let result = self.client.call(&self.conn.url, "object", "execute_kw", params, self.calls).await;
+        let params = json!([
+            self.conn.db,
+            self.uid,
+            self.conn.api_key,
+            model,
+            method,
+            args,
+            kwargs
+        ]);
+        let result = self
+            .client
+            .call(&self.conn.url, "object", "execute_kw", params, self.calls)
+            .await;
         if let Err(OdooError::Fault(f)) = &result
             && f.kind() == "AccessDenied"
         {
@@ -227,7 +264,9 @@ impl OdooSession<'_> {
     pub async fn fields_get(&self, model: &crate::config::ModelName) -> Result<ModelFields, OdooError> {
         let mut kwargs = Map::new();
         kwargs.insert("attributes".into(), json!(FIELD_ATTRIBUTES));
-        let answer = self.execute_kw(model.as_str(), "fields_get", vec![], kwargs).await?;
+        let answer = self
+            .execute_kw(model.as_str(), "fields_get", vec![], kwargs)
+            .await?;
         Ok(ModelFields::from_fields_get(model.clone(), &answer))
     }
 }
@@ -241,19 +280,32 @@ mod tests {
 
     #[test]
     fn version_from_info_or_label() {
-        let v18 = ServerVersion::from_version_info(&json!({"server_version": "18.0", "server_version_info": [18, 0, 0, "final", 0, ""]}));
+        let v18 = ServerVersion::from_version_info(
+            &json!({"server_version": "18.0", "server_version_info": [18, 0, 0, "final", 0, ""]}),
+        );
         assert_eq!(v18.major, 18);
         assert!(v18.has_specification_reads() && v18.has_has_access());
         let v16 = ServerVersion::from_version_info(&json!({"server_version": "16.0"}));
         assert_eq!(v16.major, 16);
         assert!(!v16.has_specification_reads());
-        assert_eq!(ServerVersion::from_version_info(&json!({"server_version": "saas~17.2"})).major, 17);
+        assert_eq!(
+            ServerVersion::from_version_info(&json!({"server_version": "saas~17.2"})).major,
+            17
+        );
     }
 
     #[test]
     fn login_keys_differ_by_api_key_without_holding_it() {
-        let conn = OdooConnection { url: "u".into(), db: "d".into(), login: "l".into(), api_key: "k1".into() };
-        let other = OdooConnection { api_key: "k2".into(), ..conn.clone() };
+        let conn = OdooConnection {
+            url: "u".into(),
+            db: "d".into(),
+            login: "l".into(),
+            api_key: "k1".into(),
+        };
+        let other = OdooConnection {
+            api_key: "k2".into(),
+            ..conn.clone()
+        };
         assert_ne!(LoginKey::of(&conn), LoginKey::of(&other));
         assert!(!format!("{:?}", LoginKey::of(&conn)).contains("k1"));
     }

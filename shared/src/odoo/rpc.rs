@@ -39,8 +39,14 @@ mod tests {
 
     #[test]
     fn missing_result_means_null() {
-        assert_eq!(parse_answer(json!({"jsonrpc": "2.0", "id": 1})).unwrap(), Value::Null);
-        assert_eq!(parse_answer(json!({"id": 1, "result": [1, 2]})).unwrap(), json!([1, 2]));
+        assert_eq!(
+            parse_answer(json!({"jsonrpc": "2.0", "id": 1})).unwrap(),
+            Value::Null
+        );
+        assert_eq!(
+            parse_answer(json!({"id": 1, "result": [1, 2]})).unwrap(),
+            json!([1, 2])
+        );
     }
 
     #[test]
@@ -48,7 +54,9 @@ mod tests {
         let answer = json!({"jsonrpc": "2.0", "id": 3, "error": {"code": 200, "message": "Odoo Server Error",
             "data": {"name": "odoo.exceptions.ValidationError", "debug": "Traceback (most recent call last): …",
                      "message": "Contacts require a name", "arguments": ["Contacts require a name"], "context": {}}}});
-        let Err(OdooError::Fault(fault)) = parse_answer(answer) else { panic!("expected a fault") };
+        let Err(OdooError::Fault(fault)) = parse_answer(answer) else {
+            panic!("expected a fault")
+        };
         assert_eq!(fault.kind(), "ValidationError");
         assert_eq!(fault.message, "Contacts require a name");
         assert!(!format!("{fault:?}").contains("Traceback"));

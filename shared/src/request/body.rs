@@ -12,12 +12,18 @@ pub fn parse_json(body: &[u8]) -> Result<Value, GatewayError> {
         Err(e) => e,
     };
     let Ok(text) = std::str::from_utf8(body) else {
-        return Err(GatewayError::InvalidJson { detail: "the body is not UTF-8 text".into() });
+        return Err(GatewayError::InvalidJson {
+            detail: "the body is not UTF-8 text".into(),
+        });
     };
     if text.trim().is_empty() {
-        return Err(GatewayError::InvalidJson { detail: "Expecting value: the body is empty".into() });
+        return Err(GatewayError::InvalidJson {
+            detail: "Expecting value: the body is empty".into(),
+        });
     }
-    json5::from_str::<Value>(text).map_err(|_| GatewayError::InvalidJson { detail: strict.to_string() })
+    json5::from_str::<Value>(text).map_err(|_| GatewayError::InvalidJson {
+        detail: strict.to_string(),
+    })
 }
 
 /// The payload object; falsy bodies (`null`, `{}`, `[]`, `false`, `0`, `""`) count as `{}` like the original's.
@@ -28,7 +34,10 @@ pub fn payload_object(value: Value) -> Result<Map<String, Value>, GatewayError> 
         Value::Array(a) if a.is_empty() => Ok(Map::new()),
         Value::String(s) if s.is_empty() => Ok(Map::new()),
         Value::Number(n) if n.as_f64() == Some(0.0) => Ok(Map::new()),
-        _ => Err(GatewayError::invalid_payload("not_an_object", "the body must be a JSON object such as {\"model\": \"res.partner\", \"method\": \"search\"}")),
+        _ => Err(GatewayError::invalid_payload(
+            "not_an_object",
+            "the body must be a JSON object such as {\"model\": \"res.partner\", \"method\": \"search\"}",
+        )),
     }
 }
 
@@ -39,26 +48,51 @@ mod tests {
 
     #[test]
     fn strict_json_and_json5_are_accepted() {
-        assert_eq!(parse_json(br#"{"model": "res.partner"}"#).unwrap(), json!({"model": "res.partner"}));
+        assert_eq!(
+            parse_json(br#"{"model": "res.partner"}"#).unwrap(),
+            json!({"model": "res.partner"})
+        );
         let lenient = b"{\n // a comment\n 'model': 'res.partner',\n \"ids\": [1, 2,],\n}";
-        assert_eq!(parse_json(lenient).unwrap(), json!({"model": "res.partner", "ids": [1, 2]}));
-        assert_eq!(parse_json("\u{feff}{\"a\": 1}".as_bytes()).unwrap(), json!({"a": 1}));
+        assert_eq!(
+            parse_json(lenient).unwrap(),
+            json!({"model": "res.partner", "ids": [1, 2]})
+        );
+        assert_eq!(
+            parse_json("\u{feff}{\"a\": 1}".as_bytes()).unwrap(),
+            json!({"a": 1})
+        );
     }
 
     #[test]
     fn garbage_and_empty_bodies_are_invalid_json() {
         for body in [&b""[..], b"   ", b"{model: ", b"not json", b"\xff\xfe"] {
-            assert!(matches!(parse_json(body), Err(GatewayError::InvalidJson { .. })), "{body:?}");
+            assert!(
+                matches!(parse_json(body), Err(GatewayError::InvalidJson { .. })),
+                "{body:?}"
+            );
         }
     }
 
     #[test]
     fn falsy_payloads_are_empty_and_other_scalars_refused() {
-        for v in [json!(null), json!({}), json!([]), json!(false), json!(0), json!("")] {
+        for v in [
+            json!(null),
+            json!({}),
+            json!([]),
+            json!(false),
+            json!(0),
+            json!(""),
+        ] {
             assert!(payload_object(v).unwrap().is_empty());
         }
         for v in [json!([1]), json!("x"), json!(3), json!(true)] {
-            assert!(matches!(payload_object(v), Err(GatewayError::InvalidPayload { reason: "not_an_object", .. })));
+            assert!(matches!(
+                payload_object(v),
+                Err(GatewayError::InvalidPayload {
+                    reason: "not_an_object",
+                    ..
+                })
+            ));
         }
     }
 }

@@ -18,7 +18,12 @@ pub struct Order(pub Vec<OrderTerm>);
 
 impl Order {
     pub fn parse(text: &str) -> Result<Self, GatewayError> {
-        let bad = |why: &str| GatewayError::invalid_payload("invalid_order", format!("invalid order {text:?}: {why}; use e.g. \"date_order desc, id\""));
+        let bad = |why: &str| {
+            GatewayError::invalid_payload(
+                "invalid_order",
+                format!("invalid order {text:?}: {why}; use e.g. \"date_order desc, id\""),
+            )
+        };
         let mut terms = Vec::new();
         for part in text.split(',') {
             let words: Vec<String> = part.split_whitespace().map(str::to_ascii_lowercase).collect();
@@ -37,7 +42,11 @@ impl Order {
                 [n, l] if n == "nulls" && l == "last" => Some(false),
                 _ => return Err(bad("expected asc, desc, nulls first or nulls last")),
             };
-            terms.push(OrderTerm { field: field.clone(), descending, nulls_first });
+            terms.push(OrderTerm {
+                field: field.clone(),
+                descending,
+                nulls_first,
+            });
         }
         if terms.len() > MAX_ORDER_TERMS {
             return Err(bad("too many terms"));
@@ -69,13 +78,27 @@ mod tests {
 
     #[test]
     fn terms_are_normalised() {
-        assert_eq!(Order::parse("date_order DESC, id").unwrap().to_odoo(), "date_order desc, id asc");
-        assert_eq!(Order::parse("name asc nulls last").unwrap().to_odoo(), "name asc nulls last");
+        assert_eq!(
+            Order::parse("date_order DESC, id").unwrap().to_odoo(),
+            "date_order desc, id asc"
+        );
+        assert_eq!(
+            Order::parse("name asc nulls last").unwrap().to_odoo(),
+            "name asc nulls last"
+        );
     }
 
     #[test]
     fn injection_and_garbage_are_refused() {
-        for bad in ["", "name; drop table", "id desc desc", "name,", "1abc", "name sideways", "partner_id.name"] {
+        for bad in [
+            "",
+            "name; drop table",
+            "id desc desc",
+            "name,",
+            "1abc",
+            "name sideways",
+            "partner_id.name",
+        ] {
             assert!(Order::parse(bad).is_err(), "{bad:?}");
         }
     }

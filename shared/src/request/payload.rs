@@ -9,7 +9,9 @@ use crate::error::GatewayError;
 use crate::extract::{SpecItem, spec};
 
 /// Keys a request body may hold; anything else is refused so that typos do not pass silently.
-const KNOWN_KEYS: &[&str] = &["model", "method", "values", "domain", "ids", "fields", "limit", "offset", "order"];
+const KNOWN_KEYS: &[&str] = &[
+    "model", "method", "values", "domain", "ids", "fields", "limit", "offset", "order",
+];
 /// Most records one `create` call may make.
 pub const MAX_CREATE_BATCH: usize = 1000;
 
@@ -61,7 +63,10 @@ pub struct Envelope {
 impl Envelope {
     pub fn parse(mut payload: Map<String, Value>) -> Result<Self, GatewayError> {
         if let Some(key) = payload.keys().find(|k| !KNOWN_KEYS.contains(&k.as_str())) {
-            return Err(GatewayError::invalid_payload("unknown_key", format!("unknown key {key:?}; known keys: {}", KNOWN_KEYS.join(", "))));
+            return Err(GatewayError::invalid_payload(
+                "unknown_key",
+                format!("unknown key {key:?}; known keys: {}", KNOWN_KEYS.join(", ")),
+            ));
         }
         let method_name = match payload.remove("method") {
             None | Some(Value::Null) => "create".to_owned(),
@@ -71,10 +76,23 @@ impl Envelope {
         let model = match payload.remove("model") {
             None | Some(Value::Null) => None,
             Some(Value::String(m)) if m.is_empty() => None,
-            Some(Value::String(m)) => Some(m.parse().map_err(|e| GatewayError::invalid_payload("invalid_model", format!("{m:?}: {e}")))?),
-            Some(other) => return Err(GatewayError::invalid_payload("invalid_model", format!("model must be a string, not {other}"))),
+            Some(Value::String(m)) => Some(
+                m.parse()
+                    .map_err(|e| GatewayError::invalid_payload("invalid_model", format!("{m:?}: {e}")))?,
+            ),
+            Some(other) => {
+                return Err(GatewayError::invalid_payload(
+                    "invalid_model",
+                    format!("model must be a string, not {other}"),
+                ));
+            }
         };
-        Ok(Self { method: Method::parse(&method_name), method_name, model, rest: payload })
+        Ok(Self {
+            method: Method::parse(&method_name),
+            method_name,
+            model,
+            rest: payload,
+        })
     }
 }
 
@@ -96,11 +114,28 @@ impl Target {
 
 #[derive(Clone, Debug, PartialEq)]
 pub enum Operation {
-    Create { values: Vec<Map<String, Value>>, batch: bool },
-    Write { target: Target, values: Map<String, Value> },
-    Unlink { target: Target },
-    Search { domain: Domain, fields: Option<Vec<SpecItem>>, limit: u32, offset: u32, order: Option<Order> },
-    Read { ids: Vec<i64>, fields: Option<Vec<SpecItem>> },
+    Create {
+        values: Vec<Map<String, Value>>,
+        batch: bool,
+    },
+    Write {
+        target: Target,
+        values: Map<String, Value>,
+    },
+    Unlink {
+        target: Target,
+    },
+    Search {
+        domain: Domain,
+        fields: Option<Vec<SpecItem>>,
+        limit: u32,
+        offset: u32,
+        order: Option<Order>,
+    },
+    Read {
+        ids: Vec<i64>,
+        fields: Option<Vec<SpecItem>>,
+    },
 }
 
 impl Operation {
@@ -114,7 +149,10 @@ impl Operation {
                     Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_CREATE_BATCH => {
                         let values = list.iter().map(|v| match v {
                             Value::Object(o) => Ok(o.clone()),
-                            _ => Err(GatewayError::invalid_payload("invalid_values", "each item of a values list must be an object")),
+                            _ => Err(GatewayError::invalid_payload(
+                                "invalid_values",
+                                "each item of a values list must be an object",
+                            )),
                         });
                         (values.collect::<Result<_, _>>()?, true)
                     }
@@ -127,35 +165,66 @@ impl Operation {
                 };
                 Operation::Create { values, batch }
             }
-            Method::Write => Operation::Write { target: target(rest, "write")?, values: object(rest, "values")? },
-            Method::Unlink => Operation::Unlink { target: target(rest, "unlink")? },
+            Method::Write => Operation::Write {
+                target: target(rest, "write")?,
+                values: object(rest, "values")?,
+            },
+            Method::Unlink => Operation::Unlink {
+                target: target(rest, "unlink")?,
+            },
             Method::Search => {
                 let limit = match uint(rest, "limit")? {
                     None | Some(0) => limits.default_search_limit,
                     Some(n) if n > u64::from(limits.max_search_limit) => {
                         return Err(GatewayError::invalid_payload(
                             "limit_too_large",
-                            format!("limit {n} is above this webhook's maximum of {}", limits.max_search_limit),
+                            format!(
+                                "limit {n} is above this webhook's maximum of {}",
+                                limits.max_search_limit
+                            ),
                         ));
                     }
                     Some(n) => u32::try_from(n).unwrap_or(limits.max_search_limit),
                 };
                 let offset = uint(rest, "offset")?.unwrap_or(0);
-                let offset = u32::try_from(offset).map_err(|_| GatewayError::invalid_payload("invalid_offset", "offset is too large"))?;
+                let offset = u32::try_from(offset)
+                    .map_err(|_| GatewayError::invalid_payload("invalid_offset", "offset is too large"))?;
                 let order = match rest.get("order") {
                     None | Some(Value::Null) => None,
                     Some(Value::String(s)) if s.trim().is_empty() => None,
                     Some(Value::String(s)) => Some(Order::parse(s)?),
-                    Some(_) => return Err(GatewayError::invalid_payload("invalid_order", "order must be a string such as \"id desc\"")),
+                    Some(_) => {
+                        return Err(GatewayError::invalid_payload(
+                            "invalid_order",
+                            "order must be a string such as \"id desc\"",
+                        ));
+                    }
                 };
-                Operation::Search { domain: parse_domain(rest)?, fields: fields(rest)?, limit, offset, order }
+                Operation::Search {
+                    domain: parse_domain(rest)?,
+                    fields: fields(rest)?,
+                    limit,
+                    offset,
+                    order,
+                }
             }
             Method::Read => {
-                let ids = ids(rest)?.ok_or_else(|| GatewayError::invalid_payload("missing_ids", "read needs ids (a record id or a list of ids)"))?;
+                let ids = ids(rest)?.ok_or_else(|| {
+                    GatewayError::invalid_payload(
+                        "missing_ids",
+                        "read needs ids (a record id or a list of ids)",
+                    )
+                })?;
                 if ids.len() > limits.max_search_limit as usize {
-                    return Err(GatewayError::invalid_payload("too_many_ids", format!("read takes at most {} ids", limits.max_search_limit)));
+                    return Err(GatewayError::invalid_payload(
+                        "too_many_ids",
+                        format!("read takes at most {} ids", limits.max_search_limit),
+                    ));
                 }
-                Operation::Read { ids, fields: fields(rest)? }
+                Operation::Read {
+                    ids,
+                    fields: fields(rest)?,
+                }
             }
             Method::DefaultPayload => {
                 return Err(GatewayError::InvalidMethod(method.as_str().into()));
@@ -168,14 +237,19 @@ fn object(rest: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, Ga
     match rest.get(key) {
         None | Some(Value::Null) => Ok(Map::new()),
         Some(Value::Object(o)) => Ok(o.clone()),
-        Some(_) => Err(GatewayError::invalid_payload("invalid_values", format!("{key} must be an object"))),
+        Some(_) => Err(GatewayError::invalid_payload(
+            "invalid_values",
+            format!("{key} must be an object"),
+        )),
     }
 }
 
 fn uint(rest: &Map<String, Value>, key: &'static str) -> Result<Option<u64>, GatewayError> {
     match rest.get(key) {
         None | Some(Value::Null) => Ok(None),
-        Some(v) => v.as_u64().map(Some).ok_or_else(|| GatewayError::invalid_payload(key_reason(key), format!("{key} must be a whole number ≥ 0"))),
+        Some(v) => v.as_u64().map(Some).ok_or_else(|| {
+            GatewayError::invalid_payload(key_reason(key), format!("{key} must be a whole number ≥ 0"))
+        }),
     }
 }
 
@@ -195,12 +269,21 @@ fn parse_domain(rest: &Map<String, Value>) -> Result<Domain, GatewayError> {
 }
 
 fn ids(rest: &Map<String, Value>) -> Result<Option<Vec<i64>>, GatewayError> {
-    let bad = || GatewayError::invalid_payload("invalid_ids", "ids must be a positive record id or a list of them");
+    let bad = || {
+        GatewayError::invalid_payload(
+            "invalid_ids",
+            "ids must be a positive record id or a list of them",
+        )
+    };
     let positive = |v: &Value| v.as_i64().filter(|id| *id > 0);
     match rest.get("ids") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list)) if list.is_empty() => Ok(None),
-        Some(Value::Array(list)) => list.iter().map(|v| positive(v).ok_or_else(bad)).collect::<Result<_, _>>().map(Some),
+        Some(Value::Array(list)) => list
+            .iter()
+            .map(|v| positive(v).ok_or_else(bad))
+            .collect::<Result<_, _>>()
+            .map(Some),
         Some(v) => positive(v).map(|id| Some(vec![id])).ok_or_else(bad),
     }
 }
@@ -259,16 +342,41 @@ mod tests {
         assert_eq!(env.method, Some(Method::Create));
         let env = envelope(json!({"model": "res.partner", "method": "SEARCH"})).unwrap();
         assert_eq!(env.method, Some(Method::Search));
-        assert_eq!(envelope(json!({"method": "search_advanced"})).unwrap().method, None);
-        assert!(matches!(envelope(json!({"modle": "x"})), Err(GatewayError::InvalidPayload { reason: "unknown_key", .. })));
-        assert!(matches!(envelope(json!({"model": "Res Partner"})), Err(GatewayError::InvalidPayload { reason: "invalid_model", .. })));
-        assert!(matches!(envelope(json!({"method": 5})), Err(GatewayError::InvalidMethod(_))));
+        assert_eq!(
+            envelope(json!({"method": "search_advanced"})).unwrap().method,
+            None
+        );
+        assert!(matches!(
+            envelope(json!({"modle": "x"})),
+            Err(GatewayError::InvalidPayload {
+                reason: "unknown_key",
+                ..
+            })
+        ));
+        assert!(matches!(
+            envelope(json!({"model": "Res Partner"})),
+            Err(GatewayError::InvalidPayload {
+                reason: "invalid_model",
+                ..
+            })
+        ));
+        assert!(matches!(
+            envelope(json!({"method": 5})),
+            Err(GatewayError::InvalidMethod(_))
+        ));
     }
 
     #[test]
     fn create_takes_an_object_or_a_list() {
-        assert!(matches!(op(json!({"method": "create", "values": {"name": "A"}})).unwrap(), Operation::Create { batch: false, .. }));
-        let Operation::Create { values, batch } = op(json!({"values": [{"name": "A"}, {"name": "B"}]})).unwrap() else { panic!() };
+        assert!(matches!(
+            op(json!({"method": "create", "values": {"name": "A"}})).unwrap(),
+            Operation::Create { batch: false, .. }
+        ));
+        let Operation::Create { values, batch } =
+            op(json!({"values": [{"name": "A"}, {"name": "B"}]})).unwrap()
+        else {
+            panic!()
+        };
         assert!(batch && values.len() == 2);
         assert_eq!(reason(op(json!({"values": []}))), "invalid_values");
         assert_eq!(reason(op(json!({"values": [1]}))), "invalid_values");
@@ -277,34 +385,81 @@ mod tests {
 
     #[test]
     fn write_and_unlink_need_a_target() {
-        assert_eq!(reason(op(json!({"method": "write", "values": {"name": "x"}}))), "missing_target");
-        assert_eq!(reason(op(json!({"method": "unlink", "domain": []}))), "missing_target");
-        assert_eq!(reason(op(json!({"method": "unlink", "ids": []}))), "missing_target");
-        let Operation::Write { target, .. } = op(json!({"method": "write", "ids": 5, "values": {}})).unwrap() else { panic!() };
+        assert_eq!(
+            reason(op(json!({"method": "write", "values": {"name": "x"}}))),
+            "missing_target"
+        );
+        assert_eq!(
+            reason(op(json!({"method": "unlink", "domain": []}))),
+            "missing_target"
+        );
+        assert_eq!(
+            reason(op(json!({"method": "unlink", "ids": []}))),
+            "missing_target"
+        );
+        let Operation::Write { target, .. } = op(json!({"method": "write", "ids": 5, "values": {}})).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!(target.domain().to_json(), json!([["id", "in", [5]]]));
-        assert_eq!(reason(op(json!({"method": "unlink", "ids": [1, -2]}))), "invalid_ids");
-        assert!(matches!(op(json!({"method": "unlink", "domain": [["a", "~", 1]]})), Err(GatewayError::InvalidDomain(_))));
+        assert_eq!(
+            reason(op(json!({"method": "unlink", "ids": [1, -2]}))),
+            "invalid_ids"
+        );
+        assert!(matches!(
+            op(json!({"method": "unlink", "domain": [["a", "~", 1]]})),
+            Err(GatewayError::InvalidDomain(_))
+        ));
     }
 
     #[test]
     fn search_limits_offsets_and_orders() {
-        let Operation::Search { limit, offset, order, fields, .. } = op(json!({"method": "search"})).unwrap() else { panic!() };
+        let Operation::Search {
+            limit,
+            offset,
+            order,
+            fields,
+            ..
+        } = op(json!({"method": "search"})).unwrap()
+        else {
+            panic!()
+        };
         assert_eq!((limit, offset, order, fields), (80, 0, None, None));
-        let Operation::Search { limit, .. } = op(json!({"method": "search", "limit": 0})).unwrap() else { panic!() };
+        let Operation::Search { limit, .. } = op(json!({"method": "search", "limit": 0})).unwrap() else {
+            panic!()
+        };
         assert_eq!(limit, 80);
-        assert_eq!(reason(op(json!({"method": "search", "limit": 100000}))), "limit_too_large");
-        assert_eq!(reason(op(json!({"method": "search", "limit": -1}))), "invalid_limit");
-        assert_eq!(reason(op(json!({"method": "search", "limit": "5"}))), "invalid_limit");
-        assert_eq!(reason(op(json!({"method": "search", "order": "id; drop"}))), "invalid_order");
-        let Operation::Search { fields, .. } = op(json!({"method": "search", "fields": []})).unwrap() else { panic!() };
+        assert_eq!(
+            reason(op(json!({"method": "search", "limit": 100000}))),
+            "limit_too_large"
+        );
+        assert_eq!(
+            reason(op(json!({"method": "search", "limit": -1}))),
+            "invalid_limit"
+        );
+        assert_eq!(
+            reason(op(json!({"method": "search", "limit": "5"}))),
+            "invalid_limit"
+        );
+        assert_eq!(
+            reason(op(json!({"method": "search", "order": "id; drop"}))),
+            "invalid_order"
+        );
+        let Operation::Search { fields, .. } = op(json!({"method": "search", "fields": []})).unwrap() else {
+            panic!()
+        };
         assert!(fields.is_none());
-        assert!(matches!(op(json!({"method": "search", "fields": ["a b"]})), Err(GatewayError::InvalidField { field, .. }) if field == "a b"));
+        assert!(
+            matches!(op(json!({"method": "search", "fields": ["a b"]})), Err(GatewayError::InvalidField { field, .. }) if field == "a b")
+        );
     }
 
     #[test]
     fn read_needs_ids() {
         assert_eq!(reason(op(json!({"method": "read"}))), "missing_ids");
-        let Operation::Read { ids, .. } = op(json!({"method": "read", "ids": 3})).unwrap() else { panic!() };
+        let Operation::Read { ids, .. } = op(json!({"method": "read", "ids": 3})).unwrap() else {
+            panic!()
+        };
         assert_eq!(ids, [3]);
         assert_eq!(reason(op(json!({"method": "read", "ids": ["a"]}))), "invalid_ids");
     }

@@ -70,11 +70,20 @@ async fn serve(gateway: Arc<Gateway>) -> String {
 
 #[tokio::main]
 async fn main() {
-    let sim = odoo_sim::start(SimConfig { latency: Latency::Fixed(LATENCY), ..Default::default() }).await.unwrap();
+    let sim = odoo_sim::start(SimConfig {
+        latency: Latency::Fixed(LATENCY),
+        ..Default::default()
+    })
+    .await
+    .unwrap();
     let sim_host = sim.url.trim_start_matches("http://").to_owned();
     let (proxy_url, connections) = counting_proxy(sim_host).await;
     let store = Arc::new(MemoryConfigStore::new());
-    let gateway = Arc::new(Gateway::new(store.clone(), Arc::new(MemoryExecutionLog::new()), GatewaySettings::default()));
+    let gateway = Arc::new(Gateway::new(
+        store.clone(),
+        Arc::new(MemoryExecutionLog::new()),
+        GatewaySettings::default(),
+    ));
     let gateway_url = serve(gateway).await;
     let odoo = |url: &str| OdooConnection {
         url: url.to_owned(),
@@ -82,9 +91,15 @@ async fn main() {
         login: "admin".into(),
         api_key: odoo_sim::DEFAULT_ADMIN_API_KEY.into(),
     };
-    let new = |url: &str| NewWebhook { name: "bench".into(), odoo: odoo(url), models: ModelAccess::All, permissions: Permissions::default() };
+    let new = |url: &str| NewWebhook {
+        name: "bench".into(),
+        odoo: odoo(url),
+        models: ModelAccess::All,
+        permissions: Permissions::default(),
+    };
     let (direct_hook, direct_secret) = WebhookConfig::create(new(&sim.url), time::OffsetDateTime::now_utc());
-    let (proxied_hook, proxied_secret) = WebhookConfig::create(new(&proxy_url), time::OffsetDateTime::now_utc());
+    let (proxied_hook, proxied_secret) =
+        WebhookConfig::create(new(&proxy_url), time::OffsetDateTime::now_utc());
     store.create(&direct_hook).await.unwrap();
     store.create(&proxied_hook).await.unwrap();
 
@@ -96,13 +111,23 @@ async fn main() {
         move || {
             let (client, body, url, secret) = (client.clone(), body.clone(), url.clone(), secret.clone());
             async move {
-                let r = client.post(url).bearer_auth(secret).body(body).send().await.unwrap();
+                let r = client
+                    .post(url)
+                    .bearer_auth(secret)
+                    .body(body)
+                    .send()
+                    .await
+                    .unwrap();
                 assert_eq!(r.status(), 200);
                 r.bytes().await.unwrap();
             }
         }
     };
-    let gateway_samples = measure(through_gateway(direct_hook.id.to_string(), direct_secret.expose().to_owned())).await;
+    let gateway_samples = measure(through_gateway(
+        direct_hook.id.to_string(),
+        direct_secret.expose().to_owned(),
+    ))
+    .await;
 
     let rpc = json!({"jsonrpc": "2.0", "method": "call", "id": 1, "params": {"service": "object", "method": "execute_kw",
         "args": [odoo_sim::DEFAULT_DB, 2, odoo_sim::DEFAULT_ADMIN_API_KEY, "sale.order", "web_read", [[1]],
@@ -119,12 +144,25 @@ async fn main() {
     .await;
 
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
-    let (g50, g99) = (percentile(&gateway_samples, 0.50), percentile(&gateway_samples, 0.99));
-    let (d50, d99) = (percentile(&direct_samples, 0.50), percentile(&direct_samples, 0.99));
-    println!("{SAMPLES} sequential reads each, sim latency {} ms", LATENCY.as_millis());
+    let (g50, g99) = (
+        percentile(&gateway_samples, 0.50),
+        percentile(&gateway_samples, 0.99),
+    );
+    let (d50, d99) = (
+        percentile(&direct_samples, 0.50),
+        percentile(&direct_samples, 0.99),
+    );
+    println!(
+        "{SAMPLES} sequential reads each, sim latency {} ms",
+        LATENCY.as_millis()
+    );
     println!("direct to sim : p50 {:.2} ms  p99 {:.2} ms", ms(d50), ms(d99));
     println!("via gateway   : p50 {:.2} ms  p99 {:.2} ms", ms(g50), ms(g99));
-    println!("ratio         : p50 {:.3}  p99 {:.3}  (target p50 ≤ 1.05)", ms(g50) / ms(d50), ms(g99) / ms(d99));
+    println!(
+        "ratio         : p50 {:.3}  p99 {:.3}  (target p50 ≤ 1.05)",
+        ms(g50) / ms(d50),
+        ms(g99) / ms(d99)
+    );
 
     let requests = 100;
     let call = through_gateway(proxied_hook.id.to_string(), proxied_secret.expose().to_owned());
@@ -134,5 +172,7 @@ async fn main() {
         call().await;
     }
     let opened = connections.load(Ordering::Relaxed) - before;
-    println!("connection reuse: {requests} gateway requests ({requests} Odoo calls) opened {opened} new TCP connection(s) to the sim");
+    println!(
+        "connection reuse: {requests} gateway requests ({requests} Odoo calls) opened {opened} new TCP connection(s) to the sim"
+    );
 }

@@ -17,7 +17,10 @@ async fn create_write_unlink_examples_work_in_sequence() {
     let (status, body) = h.post(&hook, example("write.json")).await;
     assert_eq!((status, body), (200, json!({"ok": true, "ids": [id]})));
     let (_, body) = h.post(&hook, json!({"model": "res.partner", "method": "read", "ids": [id], "fields": ["name", "comment", "mobile"]})).await;
-    assert_eq!(body["records"][0], json!({"name": "Webhook Partner (updated)", "comment": "<p>Updated through Bitconn Webhook</p>", "mobile": "+5511999999999"}));
+    assert_eq!(
+        body["records"][0],
+        json!({"name": "Webhook Partner (updated)", "comment": "<p>Updated through Bitconn Webhook</p>", "mobile": "+5511999999999"})
+    );
     let (status, body) = h.post(&hook, example("unlink.json")).await;
     assert_eq!((status, body), (200, json!({"ok": true, "ids": [id]})));
     assert_eq!(h.post(&hook, example("unlink.json")).await.0, 404);
@@ -28,25 +31,45 @@ async fn search_and_read_examples() {
     let h = Harness::start().await;
     let hook = h.hook(|_| {}).await;
     let (status, body) = h.post(&hook, example("search.json")).await;
-    assert_eq!((status, body), (200, json!({"ok": true, "count": 1, "records": [{"id": 1, "name": "S00001", "partner_id.name": "Deco Addict"}], "next_offset": null})));
+    assert_eq!(
+        (status, body),
+        (
+            200,
+            json!({"ok": true, "count": 1, "records": [{"id": 1, "name": "S00001", "partner_id.name": "Deco Addict"}], "next_offset": null})
+        )
+    );
     let (status, body) = h.post(&hook, example("read.json")).await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["records"][0], json!({"id": 1, "name": "S00001", "partner_id.name": "Deco Addict",
-        "order_line.product_id.name": ["Acoustic Bloc Screens", "Office Lamp", "Office Chair"]}));
+    assert_eq!(
+        body["records"][0],
+        json!({"id": 1, "name": "S00001", "partner_id.name": "Deco Addict",
+        "order_line.product_id.name": ["Acoustic Bloc Screens", "Office Lamp", "Office Chair"]})
+    );
 }
 
 #[tokio::test]
 async fn nested_search_examples() {
     let h = Harness::start().await;
     let hook = h.hook(|_| {}).await;
-    for (file, with_country) in [("search_advanced.json", false), ("search_advanced_with_country.json", true)] {
+    for (file, with_country) in [
+        ("search_advanced.json", false),
+        ("search_advanced_with_country.json", true),
+    ] {
         let (status, body) = h.post(&hook, example(file)).await;
         assert_eq!(status, 200, "{file}: {body}");
-        assert_eq!((body["count"].as_u64(), body["next_offset"].as_u64()), (Some(3), Some(3)), "{file}");
+        assert_eq!(
+            (body["count"].as_u64(), body["next_offset"].as_u64()),
+            (Some(3), Some(3)),
+            "{file}"
+        );
         for record in body["records"].as_array().unwrap() {
             let partner = record["partner_id"].as_object().unwrap();
             let keys: Vec<&str> = partner.keys().map(String::as_str).collect();
-            let expected: &[&str] = if with_country { &["id", "name", "email", "country_id"] } else { &["id", "name", "email"] };
+            let expected: &[&str] = if with_country {
+                &["id", "name", "email", "country_id"]
+            } else {
+                &["id", "name", "email"]
+            };
             assert_eq!(keys, expected, "{file}");
             if with_country {
                 assert_eq!(partner["country_id"]["code"], "US", "{file}: {record}");
@@ -55,8 +78,17 @@ async fn nested_search_examples() {
             assert!(!lines.is_empty());
             for line in lines {
                 let product = line["product_id"].as_object().unwrap();
-                assert!(product["id"].is_i64() && product["name"].is_string() && product.contains_key("default_code"), "{file}: {line}");
-                assert_eq!(line["product_id"].get("list_price").is_some(), with_country, "{file}: {line}");
+                assert!(
+                    product["id"].is_i64()
+                        && product["name"].is_string()
+                        && product.contains_key("default_code"),
+                    "{file}: {line}"
+                );
+                assert_eq!(
+                    line["product_id"].get("list_price").is_some(),
+                    with_country,
+                    "{file}: {line}"
+                );
             }
         }
     }
@@ -65,7 +97,9 @@ async fn nested_search_examples() {
 #[tokio::test]
 async fn default_payload_example() {
     let h = Harness::start().await;
-    let hook = h.hook(|c| c.models = ModelAccess::Only(["res.partner".parse().unwrap()].into())).await;
+    let hook = h
+        .hook(|c| c.models = ModelAccess::Only(["res.partner".parse().unwrap()].into()))
+        .await;
     let (status, body) = h.post(&hook, example("default_payload.json")).await;
     assert_eq!(status, 200, "{body}");
     assert_eq!(body["payload"]["model"], "res.partner");

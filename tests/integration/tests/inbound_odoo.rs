@@ -22,12 +22,26 @@ async fn uid_and_version_are_resolved_once_per_login() {
         assert_eq!(h.post(hook, search()).await.0, 200);
     }
     let calls = h.sim.sim.calls();
-    let count = |method: &str| calls.iter().filter(|c| c.service == "common" && c.method == method).count();
-    assert_eq!((count("authenticate"), count("version")), (1, 1), "{:?}", h.calls());
+    let count = |method: &str| {
+        calls
+            .iter()
+            .filter(|c| c.service == "common" && c.method == method)
+            .count()
+    };
+    assert_eq!(
+        (count("authenticate"), count("version")),
+        (1, 1),
+        "{:?}",
+        h.calls()
+    );
     let integrator = h.hook(|c| c.odoo = h.odoo("integrator")).await;
     assert_eq!(h.post(&integrator, search()).await.0, 200);
     let calls = h.sim.sim.calls();
-    assert_eq!(calls.iter().filter(|c| c.method == "authenticate").count(), 2, "one more login, same server version");
+    assert_eq!(
+        calls.iter().filter(|c| c.method == "authenticate").count(),
+        2,
+        "one more login, same server version"
+    );
     assert_eq!(calls.iter().filter(|c| c.method == "version").count(), 1);
 }
 
@@ -36,7 +50,11 @@ async fn a_wrong_odoo_api_key_is_an_access_denied_odoo_error() {
     let h = Harness::start().await;
     let hook = h.hook(|c| c.odoo.api_key = "not-the-key".into()).await;
     let (status, body) = h.post(&hook, search()).await;
-    assert_eq!((status, body["error"].as_str(), body["kind"].as_str()), (403, Some("odoo_error"), Some("AccessDenied")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str(), body["kind"].as_str()),
+        (403, Some("odoo_error"), Some("AccessDenied")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -48,7 +66,11 @@ async fn unreachable_odoo_is_502() {
     };
     let hook = h.hook(|c| c.odoo.url = format!("http://{closed}")).await;
     let (status, body) = h.post(&hook, search()).await;
-    assert_eq!((status, body["error"].as_str()), (502, Some("odoo_unreachable")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("odoo_unreachable")),
+        "{body}"
+    );
 }
 
 #[tokio::test]
@@ -56,28 +78,51 @@ async fn dropped_connections_are_502_and_faults_are_typed() {
     let h = Harness::start().await;
     let hook = h.hook(|_| {}).await;
     assert_eq!(h.post(&hook, search()).await.0, 200);
-    h.sim.sim.inject_fault(FaultPlan { fault: Fault::DropConnection, times: FaultTimes::Next(1) });
-    let (status, body) = h.post(&hook, search()).await;
-    assert_eq!((status, body["error"].as_str()), (502, Some("odoo_unreachable")), "{body}");
     h.sim.sim.inject_fault(FaultPlan {
-        fault: Fault::OdooError { name: "odoo.exceptions.MissingError".into(), message: "Record does not exist or has been deleted.".into() },
+        fault: Fault::DropConnection,
+        times: FaultTimes::Next(1),
+    });
+    let (status, body) = h.post(&hook, search()).await;
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (502, Some("odoo_unreachable")),
+        "{body}"
+    );
+    h.sim.sim.inject_fault(FaultPlan {
+        fault: Fault::OdooError {
+            name: "odoo.exceptions.MissingError".into(),
+            message: "Record does not exist or has been deleted.".into(),
+        },
         times: FaultTimes::Next(1),
     });
     let (status, body) = h.post(&hook, search()).await;
     assert_eq!(status, 404, "{body}");
-    assert_eq!(body, json!({"ok": false, "error": "odoo_error", "kind": "MissingError", "message": "Record does not exist or has been deleted."}));
+    assert_eq!(
+        body,
+        json!({"ok": false, "error": "odoo_error", "kind": "MissingError", "message": "Record does not exist or has been deleted."})
+    );
     assert_eq!(h.post(&hook, search()).await.0, 200);
 }
 
 #[tokio::test]
 async fn slow_odoo_is_504_after_the_configured_timeout() {
-    let settings = GatewaySettings { odoo_timeout: Duration::from_millis(300), ..Default::default() };
+    let settings = GatewaySettings {
+        odoo_timeout: Duration::from_millis(300),
+        ..Default::default()
+    };
     let h = Harness::start_with(SimConfig::default(), settings).await;
     let hook = h.hook(|_| {}).await;
     assert_eq!(h.post(&hook, search()).await.0, 200);
-    h.sim.sim.inject_fault(FaultPlan { fault: Fault::Slow(Duration::from_secs(3)), times: FaultTimes::Next(1) });
+    h.sim.sim.inject_fault(FaultPlan {
+        fault: Fault::Slow(Duration::from_secs(3)),
+        times: FaultTimes::Next(1),
+    });
     let started = std::time::Instant::now();
     let (status, body) = h.post(&hook, search()).await;
-    assert_eq!((status, body["error"].as_str()), (504, Some("odoo_timeout")), "{body}");
+    assert_eq!(
+        (status, body["error"].as_str()),
+        (504, Some("odoo_timeout")),
+        "{body}"
+    );
     assert!(started.elapsed() < Duration::from_secs(2));
 }

@@ -13,18 +13,45 @@ async fn schema_describes_fields_required_defaults_and_access() {
     let hook = h.hook(|c| c.permissions.can_unlink = false).await;
     let (status, body) = h.get(&hook, "schema?model=sale.order").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!((body["ok"].as_bool(), body["model"].as_str(), body["method"].as_str()), (Some(true), Some("sale.order"), Some("create")));
+    assert_eq!(
+        (
+            body["ok"].as_bool(),
+            body["model"].as_str(),
+            body["method"].as_str()
+        ),
+        (Some(true), Some("sale.order"), Some("create"))
+    );
     let partner = &body["fields"]["partner_id"];
-    assert_eq!(partner, &json!({"string": "Customer", "type": "many2one", "required": true, "readonly": false, "selection": null, "relation": "res.partner"}));
-    assert_eq!(body["fields"]["state"]["selection"][0], json!(["draft", "Quotation"]));
+    assert_eq!(
+        partner,
+        &json!({"string": "Customer", "type": "many2one", "required": true, "readonly": false, "selection": null, "relation": "res.partner"})
+    );
+    assert_eq!(
+        body["fields"]["state"]["selection"][0],
+        json!(["draft", "Quotation"])
+    );
     assert_eq!(body["fields"]["name"]["relation"], Value::Null);
-    let required: Vec<&str> = body["required_fields"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
-    assert!(required.contains(&"partner_id") && !required.contains(&"state"), "{required:?}");
+    let required: Vec<&str> = body["required_fields"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
+    assert!(
+        required.contains(&"partner_id") && !required.contains(&"state"),
+        "{required:?}"
+    );
     assert_eq!(body["defaults"]["company_id"], 1);
-    assert_eq!(body["access"], json!({"can_create": true, "can_write": true, "can_unlink": false, "can_read": true}));
+    assert_eq!(
+        body["access"],
+        json!({"can_create": true, "can_write": true, "can_unlink": false, "can_read": true})
+    );
 
     let (_, body) = h.get(&hook, "schema?model=sale.order&method=write").await;
-    assert_eq!((body["method"].as_str(), &body["required_fields"]), (Some("write"), &json!([])));
+    assert_eq!(
+        (body["method"].as_str(), &body["required_fields"]),
+        (Some("write"), &json!([]))
+    );
 }
 
 #[tokio::test]
@@ -33,18 +60,41 @@ async fn schema_access_reflects_the_odoo_users_rights() {
     let hook = h.hook(|c| c.odoo = h.odoo("integrator")).await;
     let (status, body) = h.get(&hook, "schema?model=account.move").await;
     assert_eq!(status, 200, "{body}");
-    assert_eq!(body["access"], json!({"can_create": false, "can_write": false, "can_unlink": false, "can_read": true}));
+    assert_eq!(
+        body["access"],
+        json!({"can_create": false, "can_write": false, "can_unlink": false, "can_read": true})
+    );
 }
 
 #[tokio::test]
 async fn schema_errors() {
     let h = Harness::start().await;
-    let hook = h.hook(|c| c.models = ModelAccess::Only(["res.partner".parse().unwrap()].into())).await;
-    assert_eq!(h.get(&hook, "schema").await, (400, json!({"ok": false, "error": "missing_param", "param": "model"})));
+    let hook = h
+        .hook(|c| c.models = ModelAccess::Only(["res.partner".parse().unwrap()].into()))
+        .await;
+    assert_eq!(
+        h.get(&hook, "schema").await,
+        (
+            400,
+            json!({"ok": false, "error": "missing_param", "param": "model"})
+        )
+    );
     assert_eq!(h.get(&hook, "required?model=").await.1["param"], "model");
     let (status, body) = h.get(&hook, "schema?model=sale.order").await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("model_not_allowed")));
-    let r = h.http.get(format!("{}/bitconn/webhook/{}/schema?model=res.partner", h.url, hook.id())).send().await.unwrap();
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("model_not_allowed"))
+    );
+    let r = h
+        .http
+        .get(format!(
+            "{}/bitconn/webhook/{}/schema?model=res.partner",
+            h.url,
+            hook.id()
+        ))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(common::read(r).await.0, 401);
 }
 
@@ -54,13 +104,31 @@ async fn required_answers_a_bare_array_of_what_is_missing() {
     let hook = h.hook(|_| {}).await;
     let (status, body) = h.get(&hook, "required?model=sale.order").await;
     assert_eq!(status, 200, "{body}");
-    let missing: Vec<&str> = body.as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+    let missing: Vec<&str> = body
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|v| v.as_str().unwrap())
+        .collect();
     assert!(missing.contains(&"partner_id"), "{missing:?}");
-    assert!(!missing.contains(&"company_id"), "company_id has a default: {missing:?}");
-    let (_, body) = h.get(&hook, "required?model=sale.order&values=%7B%22partner_id%22%3A%2010%7D").await;
+    assert!(
+        !missing.contains(&"company_id"),
+        "company_id has a default: {missing:?}"
+    );
+    let (_, body) = h
+        .get(
+            &hook,
+            "required?model=sale.order&values=%7B%22partner_id%22%3A%2010%7D",
+        )
+        .await;
     assert!(!body.as_array().unwrap().contains(&json!("partner_id")), "{body}");
     let (_, body) = h.get(&hook, "required?model=sale.order&details=1").await;
-    assert!(body.as_array().unwrap().contains(&json!({"field": "partner_id", "label": "Customer"})), "{body}");
+    assert!(
+        body.as_array()
+            .unwrap()
+            .contains(&json!({"field": "partner_id", "label": "Customer"})),
+        "{body}"
+    );
     let (status, body) = h.get(&hook, "required?model=sale.order&values=%5B1%5D").await;
     assert_eq!((status, body["reason"].as_str()), (400, Some("invalid_values")));
 }
@@ -68,12 +136,16 @@ async fn required_answers_a_bare_array_of_what_is_missing() {
 #[tokio::test]
 async fn field_rules_hide_fields_from_schema_and_required() {
     let h = Harness::start().await;
-    let rule = FieldRule { allow: None, deny: ["email".into(), "partner_id".into()].into() };
-    let hook = h.hook(|c| {
-        c.field_rules.insert("res.partner".parse().unwrap(), rule.clone());
-        c.field_rules.insert("sale.order".parse().unwrap(), rule);
-    })
-    .await;
+    let rule = FieldRule {
+        allow: None,
+        deny: ["email".into(), "partner_id".into()].into(),
+    };
+    let hook = h
+        .hook(|c| {
+            c.field_rules.insert("res.partner".parse().unwrap(), rule.clone());
+            c.field_rules.insert("sale.order".parse().unwrap(), rule);
+        })
+        .await;
     let (_, body) = h.get(&hook, "schema?model=res.partner").await;
     assert!(body["fields"].get("email").is_none() && body["fields"].get("name").is_some());
     let (_, body) = h.get(&hook, "required?model=sale.order").await;
@@ -83,16 +155,39 @@ async fn field_rules_hide_fields_from_schema_and_required() {
 #[tokio::test]
 async fn default_payload_is_a_template_without_the_secret() {
     let h = Harness::start().await;
-    let hook = h.hook(|c| c.models = ModelAccess::Only(["sale.order".parse().unwrap()].into())).await;
+    let hook = h
+        .hook(|c| c.models = ModelAccess::Only(["sale.order".parse().unwrap()].into()))
+        .await;
     let (status, body) = h.post(&hook, json!({"method": "default_payload"})).await;
     assert_eq!(status, 200, "{body}");
     assert!(!body.to_string().contains(hook.secret.expose()));
     assert_eq!(body["payload"]["model"], "sale.order");
     assert_eq!(body["payload"]["method"], "create");
-    assert!(body["required_fields"].as_array().unwrap().contains(&json!("partner_id")));
-    assert_eq!(body["payload"]["values"]["company_id"], 1, "defaults pre-fill the template: {body}");
+    assert!(
+        body["required_fields"]
+            .as_array()
+            .unwrap()
+            .contains(&json!("partner_id"))
+    );
+    assert_eq!(
+        body["payload"]["values"]["company_id"], 1,
+        "defaults pre-fill the template: {body}"
+    );
     assert_eq!(body["payload"]["values"]["partner_id"], Value::Null);
-    assert!(body["url"].as_str().unwrap().ends_with(&format!("/bitconn/webhook/{}", hook.id())));
-    let (status, body) = h.post(&hook, json!({"method": "default_payload", "model": "res.partner"})).await;
-    assert_eq!((status, body["reason"].as_str()), (403, Some("model_not_allowed")));
+    assert!(
+        body["url"]
+            .as_str()
+            .unwrap()
+            .ends_with(&format!("/bitconn/webhook/{}", hook.id()))
+    );
+    let (status, body) = h
+        .post(
+            &hook,
+            json!({"method": "default_payload", "model": "res.partner"}),
+        )
+        .await;
+    assert_eq!(
+        (status, body["reason"].as_str()),
+        (403, Some("model_not_allowed"))
+    );
 }

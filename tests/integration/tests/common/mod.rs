@@ -56,13 +56,30 @@ impl Harness {
         let server = tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
-        Self { sim, url, store, log, gateway, http: reqwest::Client::new(), server }
+        Self {
+            sim,
+            url,
+            store,
+            log,
+            gateway,
+            http: reqwest::Client::new(),
+            server,
+        }
     }
 
     /// The connection of the sim's admin (uid 2) or integrator (uid 8) with its API key.
     pub fn odoo(&self, login: &str) -> OdooConnection {
-        let api_key = if login == "admin" { odoo_sim::DEFAULT_ADMIN_API_KEY } else { odoo_sim::DEFAULT_INTEGRATOR_API_KEY };
-        OdooConnection { url: self.sim.url.clone(), db: odoo_sim::DEFAULT_DB.into(), login: login.into(), api_key: api_key.into() }
+        let api_key = if login == "admin" {
+            odoo_sim::DEFAULT_ADMIN_API_KEY
+        } else {
+            odoo_sim::DEFAULT_INTEGRATOR_API_KEY
+        };
+        OdooConnection {
+            url: self.sim.url.clone(),
+            db: odoo_sim::DEFAULT_DB.into(),
+            login: login.into(),
+            api_key: api_key.into(),
+        }
     }
 
     /// A webhook as admin on every model with all permissions, adjusted by `edit`, saved in the store.
@@ -71,7 +88,11 @@ impl Harness {
             name: "test".into(),
             odoo: self.odoo("admin"),
             models: ModelAccess::All,
-            permissions: Permissions { can_create: true, can_write: true, can_unlink: true },
+            permissions: Permissions {
+                can_create: true,
+                can_write: true,
+                can_unlink: true,
+            },
         };
         let (mut config, secret) = WebhookConfig::create(new, time::OffsetDateTime::now_utc());
         edit(&mut config);
@@ -80,11 +101,19 @@ impl Harness {
     }
 
     pub async fn post(&self, hook: &Hook, body: Value) -> (u16, Value) {
-        self.post_raw(&hook.id(), Some(hook.secret.expose()), body.to_string().into_bytes()).await
+        self.post_raw(
+            &hook.id(),
+            Some(hook.secret.expose()),
+            body.to_string().into_bytes(),
+        )
+        .await
     }
 
     pub async fn post_raw(&self, id: &str, secret: Option<&str>, body: Vec<u8>) -> (u16, Value) {
-        let mut request = self.http.post(format!("{}/bitconn/webhook/{id}", self.url)).body(body);
+        let mut request = self
+            .http
+            .post(format!("{}/bitconn/webhook/{id}", self.url))
+            .body(body);
         if let Some(secret) = secret {
             request = request.bearer_auth(secret);
         }
@@ -93,13 +122,28 @@ impl Harness {
 
     pub async fn get(&self, hook: &Hook, path_and_query: &str) -> (u16, Value) {
         let url = format!("{}/bitconn/webhook/{}/{path_and_query}", self.url, hook.id());
-        read(self.http.get(url).bearer_auth(hook.secret.expose()).send().await.unwrap()).await
+        read(
+            self.http
+                .get(url)
+                .bearer_auth(hook.secret.expose())
+                .send()
+                .await
+                .unwrap(),
+        )
+        .await
     }
 
     /// The log entries of `hook`, waiting briefly for the background writer.
     pub async fn log_entries(&self, hook: &Hook, at_least: usize) -> Vec<ExecutionLogEntry> {
         for _ in 0..100 {
-            let entries = self.log.query(&LogQuery { webhook_id: Some(hook.config.id), ..Default::default() }).await.unwrap();
+            let entries = self
+                .log
+                .query(&LogQuery {
+                    webhook_id: Some(hook.config.id),
+                    ..Default::default()
+                })
+                .await
+                .unwrap();
             if entries.len() >= at_least {
                 let mut entries = entries;
                 entries.sort_by_key(|e| e.at);
@@ -124,7 +168,8 @@ impl Harness {
 pub async fn read(response: reqwest::Response) -> (u16, Value) {
     let status = response.status().as_u16();
     let bytes = response.bytes().await.unwrap();
-    let body = serde_json::from_slice(&bytes).unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)));
+    let body = serde_json::from_slice(&bytes)
+        .unwrap_or_else(|_| panic!("not JSON: {}", String::from_utf8_lossy(&bytes)));
     (status, body)
 }
 
