@@ -12,9 +12,10 @@ pub use fields::{FIELD_ATTRIBUTES, FieldDef, FieldKind, ModelFields};
 use serde_json::{Map, Value, json};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::sync::OnceCell;
 
 use crate::config::OdooConnection;
 
@@ -98,8 +99,9 @@ impl LoginKey {
 /// `common.authenticate` is slow on real Odoo (~350 ms), so uids are resolved once per login.
 pub struct OdooClient {
     http: reqwest::Client,
-    uids: Mutex<HashMap<LoginKey, i64>>,
-    versions: Mutex<HashMap<String, ServerVersion>>,
+    /// One cell per login: concurrent first requests wait for a single `authenticate` instead of each calling it.
+    uids: Mutex<HashMap<LoginKey, Arc<OnceCell<i64>>>>,
+    versions: Mutex<HashMap<String, Arc<OnceCell<ServerVersion>>>>,
     next_id: AtomicU64,
 }
 
@@ -130,27 +132,17 @@ impl OdooClient {
         calls: &'a CallCounter,
     ) -> Result<OdooSession<'a>, OdooError> {
         let key = LoginKey::of(conn);
-        let cached_uid = lock(&self.uids).get(&key).copied();
-        let cached_version = lock(&self.versions).get(&conn.url).cloned();
-        let uid_fut = async {
-            match cached_uid {
-                Some(uid) => Ok(uid),
-                None => self.authenticate(conn, calls).await,
-            }
-        };
-        let version_fut = async {
-            match cached_version {
-                Some(v) => Ok(v),
-                None => self
-                    .call(&conn.url, "common", "version", json!([]), calls)
-                    .await
-                    .map(|v| ServerVersion::from_version_info(&v)),
-            }
-        };
+        let uid_cell = lock(&self.uids).entry(key.clone()).or_default().clone();
+        let version_cell = lock(&self.versions).entry(conn.url.clone()).or_default().clone();
+        let uid_fut = uid_cell.get_or_try_init(|| self.authenticate(conn, calls));
+        let version_fut = version_cell.get_or_try_init(|| async {
+            let answer = self
+                .call(&conn.url, "common", "version", json!([]), calls)
+                .await?;
+            Ok::<_, OdooError>(ServerVersion::from_version_info(&answer))
+        });
         let (uid, version) = tokio::join!(uid_fut, version_fut);
-        let (uid, version) = (uid?, version?);
-        lock(&self.uids).insert(key.clone(), uid);
-        lock(&self.versions).insert(conn.url.clone(), version.clone());
+        let (uid, version) = (*uid?, version?.clone());
         Ok(OdooSession {
             client: self,
             conn,

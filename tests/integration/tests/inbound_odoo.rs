@@ -46,6 +46,18 @@ async fn uid_and_version_are_resolved_once_per_login() {
 }
 
 #[tokio::test]
+async fn concurrent_first_requests_share_one_authentication() {
+    let h = Harness::start().await;
+    let hook = h.hook(|_| {}).await;
+    let requests = (0..8).map(|_| h.post(&hook, search()));
+    let answers = futures_util::future::join_all(requests).await;
+    assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+    let calls = h.sim.sim.calls();
+    assert_eq!(calls.iter().filter(|c| c.method == "authenticate").count(), 1);
+    assert_eq!(calls.iter().filter(|c| c.method == "version").count(), 1);
+}
+
+#[tokio::test]
 async fn a_wrong_odoo_api_key_is_an_access_denied_odoo_error() {
     let h = Harness::start().await;
     let hook = h.hook(|c| c.odoo.api_key = "not-the-key".into()).await;
