@@ -9,7 +9,7 @@ RUNS=${RUNS:-20}
 INVOCATIONS=${INVOCATIONS:-1000}
 cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
 cargo build -q --release -p inbound --bin inbound --example lambda_bench
-BOOTSTRAP=target/release/inbound
+BOOTSTRAP=${BOOTSTRAP:-target/release/inbound}
 BENCH=target/release/examples/lambda_bench
 source scripts/lib/local-aws.sh
 
