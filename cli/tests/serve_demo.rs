@@ -263,3 +263,46 @@ fn configured_store_is_served_without_demo() {
 fn uuid() -> &'static str {
     "0f0e0d0c-0b0a-4908-8706-050403020100"
 }
+
+#[test]
+fn logs_follow_prints_new_entries() {
+    let store = TempStore::new();
+    let served = serve(&store.spec, &[]);
+    let (url, secret) = demo(&served);
+    let mut follow = bitconn(&store.spec);
+    follow.args([
+        "logs",
+        "--follow",
+        "--json",
+        "--webhook",
+        url.rsplit('/').next().unwrap(),
+    ]);
+    follow
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::null());
+    let mut child = common::ChildGuard(follow.spawn().unwrap());
+    let stdout = child.0.stdout.take().unwrap();
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    let search = r#"curl -s "$URL" -H "Authorization: Bearer $SECRET" -d '{"model": "crm.lead", "method": "search", "domain": [], "limit": 1}'"#;
+    sh(search, &url, &secret);
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("no entry printed by --follow");
+    let entry: Value = serde_json::from_str(&line).unwrap();
+    assert_eq!(entry["model"], "crm.lead", "{line}");
+    sh(search.replace("crm.lead", "res.partner").as_str(), &url, &secret);
+    let line = rx
+        .recv_timeout(Duration::from_secs(15))
+        .expect("no second entry printed by --follow");
+    assert!(line.contains("res.partner"), "{line}");
+    assert!(
+        rx.recv_timeout(Duration::from_millis(1500)).is_err(),
+        "entries are printed once"
+    );
+}
