@@ -17,9 +17,16 @@ fn cli(moto: &Moto, store: &str, args: &[&str]) -> Command {
 fn missing_table_is_named_then_init_creates_it() {
     let moto = Moto::start().expect("moto_server is not installed; run scripts/ensure-tools.sh");
     let store = "dynamodb:cli-webhooks";
-    for args in [&["webhook", "list"][..], &["webhook", "show", "0f0e0d0c-0b0a-4908-8706-050403020100"], &["logs"]] {
+    for args in [
+        &["webhook", "list"][..],
+        &["webhook", "show", "0f0e0d0c-0b0a-4908-8706-050403020100"],
+        &["logs"],
+    ] {
         let error = fails(cli(&moto, store, args));
-        assert!(error.contains("does not exist") && error.contains("bitconn store init"), "{args:?}: {error}");
+        assert!(
+            error.contains("does not exist") && error.contains("bitconn store init"),
+            "{args:?}: {error}"
+        );
     }
 
     let init = ok(cli(&moto, store, &["store", "init"]));
@@ -29,7 +36,16 @@ fn missing_table_is_named_then_init_creates_it() {
     let mut create = cli(
         &moto,
         store,
-        &["webhook", "create", "--name", "dynamo", "--odoo-url", "https://odoo.example.com", "--odoo-db", "prod"],
+        &[
+            "webhook",
+            "create",
+            "--name",
+            "dynamo",
+            "--odoo-url",
+            "https://odoo.example.com",
+            "--odoo-db",
+            "prod",
+        ],
     );
     create.args(["--odoo-login", "integrator", "--models", "res.partner", "--json"]);
     create.env("BITCONN_ODOO_API_KEY", "key-in-dynamodb");
@@ -41,9 +57,16 @@ fn missing_table_is_named_then_init_creates_it() {
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["id"], id);
 
-    let updated = json(cli(&moto, store, &["webhook", "update", id, "--can-unlink", "true", "--json"]));
+    let updated = json(cli(
+        &moto,
+        store,
+        &["webhook", "update", id, "--can-unlink", "true", "--json"],
+    ));
     assert_eq!(updated["permissions"]["can_unlink"], true);
-    assert_eq!(json(cli(&moto, store, &["webhook", "disable", id, "--json"]))["enabled"], false);
+    assert_eq!(
+        json(cli(&moto, store, &["webhook", "disable", id, "--json"]))["enabled"],
+        false
+    );
     assert_eq!(ok(cli(&moto, store, &["logs", "--json"])), "", "no entries yet");
     ok(cli(&moto, store, &["webhook", "delete", id]));
     let error = fails(cli(&moto, store, &["webhook", "show", id]));

@@ -128,12 +128,10 @@ impl Served {
     }
 }
 
-/// Starts `bitconn serve` on a free port and waits for its "listening on" line.
+/// Starts `bitconn serve` on a port the OS picks and waits for its "listening on <url>" line.
 pub fn serve(store: &str, extra: &[&str]) -> Served {
-    let port = free_port();
     let mut cmd = bitconn(store);
-    cmd.args(["serve", "--listen", &format!("127.0.0.1:{port}")])
-        .args(extra);
+    cmd.args(["serve", "--listen", "127.0.0.1:0"]).args(extra);
     cmd.stdin(Stdio::null())
         .stdout(Stdio::piped())
         .stderr(Stdio::null());
@@ -160,9 +158,12 @@ pub fn serve(store: &str, extra: &[&str]) -> Served {
             break;
         }
     }
+    let listening = lines.last().unwrap();
+    let base_url = listening.split("listening on ").nth(1).unwrap();
+    let base_url = base_url.split_whitespace().next().unwrap().to_owned();
     Served {
         child,
-        base_url: format!("http://127.0.0.1:{port}"),
+        base_url,
         lines,
     }
 }
