@@ -28,7 +28,9 @@ impl FromStr for WebhookId {
     type Err = InvalidId;
 
     fn from_str(s: &str) -> Result<Self, Self::Err> {
-        Uuid::try_parse(s).map(Self).map_err(|_| InvalidId("webhook id must be a UUID"))
+        Uuid::try_parse(s)
+            .map(Self)
+            .map_err(|_| InvalidId("webhook id must be a UUID"))
     }
 }
 
@@ -56,10 +58,14 @@ impl TryFrom<String> for ModelName {
     type Error = InvalidId;
 
     fn try_from(s: String) -> Result<Self, Self::Error> {
-        let valid_chars = s.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
+        let valid_chars = s
+            .bytes()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_' || b == b'.');
         let valid_ends = s.starts_with(|c: char| c.is_ascii_lowercase()) && !s.ends_with('.');
         if s.is_empty() || s.len() > MAX_MODEL_NAME_LEN || !valid_chars || !valid_ends || s.contains("..") {
-            return Err(InvalidId("model must be an Odoo technical name such as res.partner"));
+            return Err(InvalidId(
+                "model must be an Odoo technical name such as res.partner",
+            ));
         }
         Ok(Self(s))
     }

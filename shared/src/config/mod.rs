@@ -88,7 +88,10 @@ impl WebhookConfig {
             id: WebhookId::generate(),
             name: new.name,
             enabled: true,
-            secret: SecretState { current: secret.hash(), previous: None },
+            secret: SecretState {
+                current: secret.hash(),
+                previous: None,
+            },
             odoo: new.odoo,
             permissions: new.permissions,
             models: new.models,
@@ -118,9 +121,10 @@ impl WebhookConfig {
     pub fn rotate_secret(&mut self, grace: Option<Duration>, now: OffsetDateTime) -> PlainSecret {
         let secret = PlainSecret::generate();
         let old = std::mem::replace(&mut self.secret.current, secret.hash());
-        self.secret.previous = grace
-            .filter(|g| g.is_positive())
-            .map(|g| PreviousSecret { hash: old, valid_until: now + g });
+        self.secret.previous = grace.filter(|g| g.is_positive()).map(|g| PreviousSecret {
+            hash: old,
+            valid_until: now + g,
+        });
         secret
     }
 

@@ -15,7 +15,11 @@ pub struct Permissions {
 
 impl Default for Permissions {
     fn default() -> Self {
-        Self { can_create: true, can_write: true, can_unlink: false }
+        Self {
+            can_create: true,
+            can_write: true,
+            can_unlink: false,
+        }
     }
 }
 

@@ -23,7 +23,14 @@ const NOW: OffsetDateTime = datetime!(2026-11-28 10:00 UTC);
 fn create_applies_the_original_defaults() {
     let (config, secret) = WebhookConfig::create(new_webhook(), NOW);
     assert!(config.enabled);
-    assert_eq!(config.permissions, Permissions { can_create: true, can_write: true, can_unlink: false });
+    assert_eq!(
+        config.permissions,
+        Permissions {
+            can_create: true,
+            can_write: true,
+            can_unlink: false
+        }
+    );
     assert_eq!(config.allowed_verbs, vec![HttpVerb::Post]);
     assert_eq!(config.limits.default_search_limit, 80);
     assert!(config.accepts_secret(secret.expose(), NOW));
@@ -57,7 +64,15 @@ fn model_access_is_explicit() {
 
 #[test]
 fn model_names_are_validated() {
-    for bad in ["", "Res.Partner", "res..partner", "res.partner.", ".res", "res partner", "1abc"] {
+    for bad in [
+        "",
+        "Res.Partner",
+        "res..partner",
+        "res.partner.",
+        ".res",
+        "res partner",
+        "1abc",
+    ] {
         assert!(bad.parse::<ModelName>().is_err(), "{bad:?} should be rejected");
     }
     assert!("sale.order.line".parse::<ModelName>().is_ok());
@@ -65,7 +80,10 @@ fn model_names_are_validated() {
 
 #[test]
 fn field_rules_deny_wins_over_allow() {
-    let rule = FieldRule { allow: Some(["name".into(), "email".into()].into()), deny: ["email".into()].into() };
+    let rule = FieldRule {
+        allow: Some(["name".into(), "email".into()].into()),
+        deny: ["email".into()].into(),
+    };
     assert!(rule.permits("name"));
     assert!(!rule.permits("email"));
     assert!(!rule.permits("phone"));
