@@ -12,8 +12,6 @@ use tracing_subscriber::EnvFilter;
 use crate::{Global, demo, stores};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
-/// After the last response, time for the gateway's just-spawned execution-log hand-offs to run before the flush.
-const SHUTDOWN_LOG_SETTLE: Duration = Duration::from_millis(100);
 
 #[derive(Args)]
 pub struct ServeArgs {
@@ -85,7 +83,6 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         .with_graceful_shutdown(shutdown)
         .await
         .context("server failed")?;
-    tokio::time::sleep(SHUTDOWN_LOG_SETTLE).await;
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
     }

@@ -35,7 +35,8 @@ impl Gateway {
             started.elapsed(),
             calls.get(),
             error_code,
-        );
+        )
+        .await;
         response
     }
 

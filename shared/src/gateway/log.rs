@@ -78,8 +78,10 @@ fn redact(value: &mut Value) {
 }
 
 impl Gateway {
-    /// Hands the entry to the log in the background so a slow sink never delays the response.
-    pub(super) fn record(
+    /// Hands the entry to the log. The `ExecutionLog` contract says `record` never blocks on a slow sink
+    /// (hosts wrap real sinks in `BackgroundLog`, which only queues), so awaiting it here costs microseconds
+    /// and guarantees the entry is handed over before the response leaves, even if the host stops right after.
+    pub(super) async fn record(
         &self,
         draft: LogDraft,
         outcome: Outcome,
@@ -104,17 +106,8 @@ impl Gateway {
             error_code: error_code.map(str::to_owned),
             request_body: draft.body,
         };
-        let log = self.log.clone();
-        let write = async move {
-            if let Err(e) = log.record(entry).await {
-                tracing::warn!(error = %e, "execution log entry lost");
-            }
-        };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
-                runtime.spawn(write);
-            }
-            Err(_) => tracing::warn!("no async runtime: execution log entry lost"),
+        if let Err(e) = self.log.record(entry).await {
+            tracing::warn!(error = %e, "execution log entry lost");
         }
     }
 }
