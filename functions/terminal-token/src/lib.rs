@@ -6,7 +6,7 @@ use std::time::Duration;
 use bitconn::config::OdooConnection;
 use bitconn::odoo::{CallCounter, FaultClass, OdooClient, OdooError};
 use serde::Deserialize;
-use serde_json::{Map, Value, json};
+use serde_json::{Value, json};
 use terminal_host::token::{self, Secret, ShellMode, TokenError};
 
 /// `ir.config_parameter` is readable only by Settings / Administration: its one access rule names
@@ -173,34 +173,7 @@ impl TokenService {
         };
         let calls = CallCounter::default();
         let session = self.odoo.session(&conn, &calls).await?;
-        let answer = if session.version().has_has_access() {
-            session
-                .execute_kw(
-                    ADMIN_PROBE_MODEL,
-                    "has_access",
-                    vec![json!([]), json!("read")],
-                    Map::new(),
-                )
-                .await
-        } else {
-            let mut kwargs = Map::new();
-            kwargs.insert("raise_exception".into(), json!(false));
-            session
-                .execute_kw(
-                    ADMIN_PROBE_MODEL,
-                    "check_access_rights",
-                    vec![json!("read")],
-                    kwargs,
-                )
-                .await
-        };
-        match answer {
-            Ok(Value::Bool(allowed)) => Ok(allowed),
-            Ok(other) => Err(OdooError::Protocol(format!("access check answered {other}"))),
-            // Older servers may raise instead of answering false.
-            Err(OdooError::Fault(f)) if f.kind() == "AccessError" => Ok(false),
-            Err(e) => Err(e),
-        }
+        session.has_model_access(ADMIN_PROBE_MODEL, "read").await
     }
 }
 

@@ -197,25 +197,8 @@ async fn defaults(session: &OdooSession<'_>, model: &ModelName, fields: &[&Field
 
 /// Model-level create, write, unlink and read rights (`has_access` on Odoo 18+, else `check_access_rights`).
 async fn access_rights(session: &OdooSession<'_>, model: &ModelName) -> Vec<bool> {
-    let checks = ["create", "write", "unlink", "read"].map(|op| async move {
-        let answer = if session.version().has_has_access() {
-            session
-                .execute_kw(
-                    model.as_str(),
-                    "has_access",
-                    vec![json!([]), json!(op)],
-                    Map::new(),
-                )
-                .await
-        } else {
-            let mut kwargs = Map::new();
-            kwargs.insert("raise_exception".into(), json!(false));
-            session
-                .execute_kw(model.as_str(), "check_access_rights", vec![json!(op)], kwargs)
-                .await
-        };
-        matches!(answer, Ok(Value::Bool(true)))
-    });
+    let checks = ["create", "write", "unlink", "read"]
+        .map(|op| async move { matches!(session.has_model_access(model.as_str(), op).await, Ok(true)) });
     join_all(checks).await
 }
 

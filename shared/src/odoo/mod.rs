@@ -253,6 +253,27 @@ impl OdooSession<'_> {
         result
     }
 
+    /// Whether this user holds the model-level right `operation` (create, write, unlink, read) on `model`:
+    /// `has_access` on Odoo 18+, `check_access_rights(raise_exception=False)` before. Record rules are not
+    /// consulted. Servers that raise an AccessError instead of answering count as "no".
+    pub async fn has_model_access(&self, model: &str, operation: &str) -> Result<bool, OdooError> {
+        let answer = if self.version.has_has_access() {
+            self.execute_kw(model, "has_access", vec![json!([]), json!(operation)], Map::new())
+                .await
+        } else {
+            let mut kwargs = Map::new();
+            kwargs.insert("raise_exception".into(), json!(false));
+            self.execute_kw(model, "check_access_rights", vec![json!(operation)], kwargs)
+                .await
+        };
+        match answer {
+            Ok(Value::Bool(allowed)) => Ok(allowed),
+            Ok(other) => Err(OdooError::Protocol(format!("access check answered {other}"))),
+            Err(OdooError::Fault(f)) if f.kind() == "AccessError" => Ok(false),
+            Err(e) => Err(e),
+        }
+    }
+
     pub async fn fields_get(&self, model: &crate::config::ModelName) -> Result<ModelFields, OdooError> {
         let mut kwargs = Map::new();
         kwargs.insert("attributes".into(), json!(FIELD_ATTRIBUTES));
