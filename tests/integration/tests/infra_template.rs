@@ -44,6 +44,7 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
         "Path: /bitconn/webhook/{id}",
         "Path: /bitconn/webhook/{id}/schema",
         "Path: /bitconn/webhook/{id}/required",
+        "Path: /bitconn/terminal/token",
     ] {
         assert!(text.contains(route), "missing route {route}");
     }
