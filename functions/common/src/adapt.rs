@@ -35,7 +35,7 @@ pub async fn handle(
             status = response.status().as_u16(),
             duration_ms = u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
             odoo_calls = call.map_or(0, |c| c.odoo_calls),
-            outcome = call.map_or("", |c| c.outcome.as_str()),
+            outcome = call.map_or("", |c| c.outcome),
             "handled"
         );
     });
