@@ -39,14 +39,12 @@ pub fn parse(value: &Value) -> Result<Vec<SpecItem>, SpecError> {
     let mut budget = MAX_SPEC_ITEMS;
     match value {
         Value::String(text) => {
-            let inner: Value = serde_json::from_str(text)
-                .or_else(|_| json5::from_str(text))
-                .or_else(|_| {
-                    err(
-                        None,
-                        "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]",
-                    )
-                })?;
+            let inner: Value = crate::request::parse_json(text.as_bytes()).or_else(|_| {
+                err(
+                    None,
+                    "fields must be a list, such as [\"name\", {\"partner_id\": [\"name\"]}]",
+                )
+            })?;
             if inner.is_string() {
                 return err(
                     None,
@@ -161,6 +159,7 @@ mod tests {
     fn a_string_holding_a_list_is_accepted() {
         assert_eq!(parse(&json!("['name', 'email']")).unwrap().len(), 2);
         assert!(parse(&json!("name")).is_err());
+        assert!(parse(&json!("[".repeat(100_000))).is_err());
     }
 
     #[test]

@@ -163,6 +163,27 @@ async fn bad_bodies_are_400_with_the_original_codes() {
 }
 
 #[tokio::test]
+async fn deeply_nested_bodies_are_400_and_the_server_keeps_serving() {
+    let h = Harness::start().await;
+    let hook = h.hook(|_| {}).await;
+    let deep = "[".repeat(50_000).into_bytes();
+    let unknown = bitconn::config::WebhookId::generate().to_string();
+    assert_eq!(h.post_raw(&unknown, None, deep.clone()).await.0, 404);
+    let (status, body) = h.post_raw(&hook.id(), Some(hook.secret.expose()), deep).await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_json")));
+    let fields = format!(
+        "{{\"model\": \"res.partner\", \"method\": \"search\", \"fields\": \"{}\"}}",
+        "[".repeat(50_000)
+    );
+    let (status, body) = h
+        .post_raw(&hook.id(), Some(hook.secret.expose()), fields.into_bytes())
+        .await;
+    assert_eq!((status, body["error"].as_str()), (400, Some("invalid_field")));
+    let search = json!({"model": "res.partner", "method": "search", "limit": 1});
+    assert_eq!(h.post(&hook, search).await.0, 200);
+}
+
+#[tokio::test]
 async fn oversized_bodies_are_413() {
     let settings = bitconn::gateway::GatewaySettings {
         max_body_bytes: 64,
