@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
+use crate::units::parse_timeout;
 use crate::{Global, demo, stores};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
@@ -22,7 +23,7 @@ pub struct ServeArgs {
     #[arg(long, env = "BITCONN_PUBLIC_URL")]
     public_url: Option<String>,
     /// Timeout of one Odoo call.
-    #[arg(long, env = "BITCONN_ODOO_TIMEOUT", default_value = "30s", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "BITCONN_ODOO_TIMEOUT", default_value = "30s", value_parser = parse_timeout)]
     odoo_timeout: Duration,
     /// `off` records no execution log entries (same as --no-execution-log).
     #[arg(long, env = "BITCONN_EXECUTION_LOG", default_value = "on", value_parser = ["on", "off"])]

@@ -12,6 +12,17 @@ pub fn parse_duration(text: &str) -> Result<Duration, String> {
     Duration::try_from(std).map_err(|_| format!("`{text}` is too long a duration"))
 }
 
+/// A timeout such as `30s`: zero is refused, since it would fail every call at once.
+pub fn parse_timeout(text: &str) -> Result<std::time::Duration, String> {
+    match humantime::parse_duration(text) {
+        Ok(timeout) if timeout.is_zero() => Err(format!(
+            "`{text}` is not a usable timeout: it must be longer than zero"
+        )),
+        Ok(timeout) => Ok(timeout),
+        Err(e) => Err(format!("`{text}` is not a duration like 30s: {e}")),
+    }
+}
+
 /// A point in time: RFC 3339 (`2025-01-02T10:00:00Z`) or a duration before now (`1h`).
 pub fn parse_since(text: &str, now: OffsetDateTime) -> Result<OffsetDateTime, String> {
     if let Ok(at) = OffsetDateTime::parse(text, &Rfc3339) {
@@ -73,6 +84,9 @@ mod tests {
         let at = parse_since("2025-01-02T10:00:00Z", now).unwrap();
         assert_eq!(at.unix_timestamp(), 1_735_812_000);
         assert!(parse_since("yesterday-ish", now).is_err());
+        assert_eq!(parse_timeout("30s").unwrap(), std::time::Duration::from_secs(30));
+        assert!(parse_timeout("0s").unwrap_err().contains("longer than zero"));
+        assert!(parse_timeout("soon").is_err());
     }
 
     #[test]

@@ -12,6 +12,9 @@ pub const DEFAULT_LOG_FILTER: &str = "info";
 pub enum ConfigError {
     #[error("{name} must be a duration like 5s or 500ms, got `{value}`")]
     Duration { name: &'static str, value: String },
+    /// A zero Odoo timeout would fail every call as `odoo_timeout`.
+    #[error("{name} must be longer than zero")]
+    ZeroTimeout { name: &'static str },
     #[error("{name} must be a positive number, got `{value}`")]
     Number { name: &'static str, value: String },
 }
@@ -50,6 +53,12 @@ impl FunctionConfig {
                 })
                 .transpose()
         };
+        let timeout = |name: &'static str| -> Result<Option<Duration>, ConfigError> {
+            match duration(name)? {
+                Some(d) if d.is_zero() => Err(ConfigError::ZeroTimeout { name }),
+                other => Ok(other),
+            }
+        };
         let max_body_bytes = lookup("BITCONN_MAX_BODY_BYTES")
             .map(|value| match value.trim().parse::<usize>() {
                 Ok(n) if n > 0 => Ok(n),
@@ -63,8 +72,8 @@ impl FunctionConfig {
             store: lookup("BITCONN_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned()),
             execution_log_table: lookup("BITCONN_EXECUTION_LOG_TABLE"),
             public_url: lookup("BITCONN_PUBLIC_URL"),
-            odoo_connect_timeout: duration("BITCONN_ODOO_CONNECT_TIMEOUT")?,
-            odoo_timeout: duration("BITCONN_ODOO_TIMEOUT")?,
+            odoo_connect_timeout: timeout("BITCONN_ODOO_CONNECT_TIMEOUT")?,
+            odoo_timeout: timeout("BITCONN_ODOO_TIMEOUT")?,
             max_body_bytes,
             schema_cache_ttl: duration("BITCONN_SCHEMA_CACHE_TTL")?,
             log_filter: lookup("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
@@ -154,5 +163,19 @@ mod tests {
             "{error}"
         );
         assert!(from(&[("BITCONN_MAX_BODY_BYTES", "0")]).is_err());
+        for name in ["BITCONN_ODOO_TIMEOUT", "BITCONN_ODOO_CONNECT_TIMEOUT"] {
+            let error = from(&[(name, "0s")]).unwrap_err().to_string();
+            assert!(
+                error.contains(name) && error.contains("longer than zero"),
+                "{error}"
+            );
+        }
+        assert_eq!(
+            from(&[("BITCONN_SCHEMA_CACHE_TTL", "0s")])
+                .unwrap()
+                .schema_cache_ttl,
+            Some(Duration::ZERO),
+            "a zero cache TTL only turns the cache off"
+        );
     }
 }
