@@ -122,12 +122,15 @@ impl TokenService {
                 );
             }
         };
-        if request.login.trim().is_empty()
-            || request.password.is_empty()
-            || request.login.len() > MAX_FIELD_LEN
-            || request.password.len() > MAX_FIELD_LEN
-        {
+        if request.login.trim().is_empty() || request.password.is_empty() {
             return Reply::error(400, "invalid_payload", "login and password must be non-empty");
+        }
+        if request.login.len() > MAX_FIELD_LEN || request.password.len() > MAX_FIELD_LEN {
+            return Reply::error(
+                400,
+                "invalid_payload",
+                format!("login and password must be at most {MAX_FIELD_LEN} bytes"),
+            );
         }
         let mode = match request.mode.as_deref().unwrap_or("bash").parse::<ShellMode>() {
             Ok(mode) => mode,

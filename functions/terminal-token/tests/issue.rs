@@ -86,6 +86,19 @@ async fn anyone_else_is_refused() {
         (400, Some("invalid_payload"))
     );
     assert_eq!(service.issue(b"{not json").await.status, 400);
+    let long = issue(json!({"login": "admin", "password": "p".repeat(2000)})).await;
+    assert_eq!(
+        (long.status, long.body["error"].as_str()),
+        (400, Some("invalid_payload"))
+    );
+    let message = long.body["message"].as_str().unwrap();
+    assert!(message.contains("at most"), "{message}");
+    let empty = issue(json!({"login": " ", "password": "admin"})).await;
+    assert!(
+        empty.body["message"].as_str().unwrap().contains("non-empty"),
+        "{:?}",
+        empty.body
+    );
 }
 
 #[tokio::test]
