@@ -1,5 +1,6 @@
 //! Execution-log entries: one per webhook call, credentials removed, written off the response path.
 
+use bytes::Bytes;
 use serde_json::Value;
 use std::time::Duration;
 
@@ -20,23 +21,24 @@ const SECRET_KEYS: &[&str] = &[
     "webhook_key",
 ];
 
-/// What is known about a call as it progresses.
+/// What is known about a call as it progresses. The body is redacted only when an entry is written, so calls
+/// to unknown webhooks (which are not logged) cost no parse.
 pub(super) struct LogDraft {
     pub webhook_id: Option<WebhookId>,
     pub http_verb: String,
     pub method: Option<String>,
     pub model: Option<String>,
-    pub body: String,
+    pub body: Bytes,
 }
 
 impl LogDraft {
-    pub fn new(verb: &str, body: &[u8]) -> Self {
+    pub fn new(verb: &str, body: &Bytes) -> Self {
         Self {
             webhook_id: None,
             http_verb: verb.to_owned(),
             method: None,
             model: None,
-            body: redacted_body(body),
+            body: body.clone(),
         }
     }
 }
@@ -104,7 +106,7 @@ impl Gateway {
             duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             odoo_calls,
             error_code: error_code.map(str::to_owned),
-            request_body: draft.body,
+            request_body: redacted_body(&draft.body),
         };
         if let Err(e) = self.log.record(entry).await {
             tracing::warn!(error = %e, "execution log entry lost");
