@@ -49,11 +49,7 @@ impl Gateway {
     ) -> Result<Vec<u8>, GatewayError> {
         let config = self.lookup(id, Endpoint::Webhook).await?;
         draft.webhook_id = Some(config.id);
-        let accepted = super::presented_secret(request.headers())
-            .is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
-        if !accepted {
-            return Err(GatewayError::Unauthorized);
-        }
+        super::check_credentials(&config, request.headers())?;
         let verb_allowed = HttpVerb::parse(request.method().as_str()).is_some_and(|v| config.allows_verb(v));
         if !verb_allowed {
             let allowed = config.allowed_verbs.iter().map(|v| v.as_str()).collect();

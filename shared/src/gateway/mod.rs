@@ -107,12 +107,10 @@ impl Gateway {
 
     /// Serves every inbound route. Never panics on caller input; records one execution-log entry per webhook call.
     pub async fn handle(&self, request: Request<Bytes>) -> Response<Bytes> {
-        let path = request.uri().path().to_owned();
-        match route(&path) {
+        match route(request.uri().path()) {
             Route::Health => json_response(StatusCode::OK, &json!({"ok": true})),
             Route::Webhook(id) => self.webhook_call(id, &request).await,
-            Route::Schema(id) | Route::Required(id) if request.method() != HttpMethod::GET => {
-                let _ = id;
+            Route::Schema(_) | Route::Required(_) if request.method() != HttpMethod::GET => {
                 GatewayError::VerbNotAllowed {
                     verb: request.method().to_string(),
                     allowed: vec!["GET"],
@@ -139,13 +137,8 @@ impl Gateway {
         endpoint: Endpoint,
     ) -> Result<crate::config::WebhookConfig, GatewayError> {
         let config = self.lookup(id, endpoint).await?;
-        let accepted = presented_secret(headers)
-            .is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
-        if accepted {
-            Ok(config)
-        } else {
-            Err(GatewayError::Unauthorized)
-        }
+        check_credentials(&config, headers)?;
+        Ok(config)
     }
 
     async fn lookup(
@@ -160,6 +153,20 @@ impl Gateway {
             Some(config) if config.enabled => Ok(config),
             _ => Err(GatewayError::WebhookNotFound(endpoint)),
         }
+    }
+}
+
+/// 401 unless the request presents one of the webhook's current secrets.
+fn check_credentials(
+    config: &crate::config::WebhookConfig,
+    headers: &http::HeaderMap,
+) -> Result<(), GatewayError> {
+    let accepted =
+        presented_secret(headers).is_some_and(|s| config.accepts_secret(s, time::OffsetDateTime::now_utc()));
+    if accepted {
+        Ok(())
+    } else {
+        Err(GatewayError::Unauthorized)
     }
 }
 
