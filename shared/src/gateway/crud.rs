@@ -129,7 +129,7 @@ impl Gateway {
                 let page = Page {
                     domain: domain.to_json(),
                     offset,
-                    limit: limit + 1,
+                    limit: limit.saturating_add(1),
                     order: order.as_deref(),
                 };
                 search(session, model, plan.as_ref(), &page, limit as usize).await

@@ -135,6 +135,18 @@ async fn search_defaults_to_odoos_page_size_and_caps_the_limit() {
 }
 
 #[tokio::test]
+async fn the_largest_limit_an_operator_allows_is_served_whole() {
+    let h = Harness::start().await;
+    let hook = h.hook(|c| c.limits.max_search_limit = u32::MAX).await;
+    let all = json!({"model": "res.country", "method": "search", "limit": u32::MAX});
+    let (status, body) = h.post(&hook, all).await;
+    assert_eq!((status, body["next_offset"].is_null()), (200, true), "{body}");
+    let page = json!({"model": "res.country", "method": "search", "limit": 2});
+    assert_eq!(h.post(&hook, page).await.1["count"], 2);
+    assert!(body["count"].as_u64().unwrap() > 2);
+}
+
+#[tokio::test]
 async fn odoo_faults_become_typed_json_errors() {
     let h = Harness::start().await;
     let hook = h.hook(|_| {}).await;
