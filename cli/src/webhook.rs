@@ -131,11 +131,21 @@ pub fn check_odoo_url(url: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Refuses a blank value, which would otherwise be stored and only fail later (an Odoo login with no
+/// database, user or key fails on every call).
+pub fn require(option: &str, value: &str) -> anyhow::Result<()> {
+    if value.trim().is_empty() {
+        bail!("{option} must not be empty");
+    }
+    Ok(())
+}
+
 async fn create(global: &Global, store: &dyn ConfigStore, args: CreateArgs) -> anyhow::Result<()> {
     check_odoo_url(&args.odoo_url)?;
-    if args.name.trim().is_empty() {
-        bail!("--name must not be empty");
-    }
+    require("--name", &args.name)?;
+    require("--odoo-db", &args.odoo_db)?;
+    require("--odoo-login", &args.odoo_login)?;
+    require("--odoo-api-key", &args.odoo_api_key)?;
     let models = if args.all_models {
         ModelAccess::All
     } else {

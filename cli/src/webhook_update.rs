@@ -7,7 +7,7 @@ use clap::Args;
 
 use crate::Global;
 use crate::units::{ModelFields, parse_model, parse_model_fields};
-use crate::webhook::{PublicUrl, check_odoo_url, fetch, model_choice, show};
+use crate::webhook::{PublicUrl, check_odoo_url, fetch, model_choice, require, show};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("model_choice").multiple(false).args(["models", "all_models"]))]
@@ -76,9 +76,7 @@ pub async fn run(global: &Global, store: &dyn ConfigStore, args: UpdateArgs) -> 
 
 fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
     if let Some(name) = args.name {
-        if name.trim().is_empty() {
-            bail!("--name must not be empty");
-        }
+        require("--name", &name)?;
         config.name = name;
     }
     if let Some(models) = model_choice(args.models, args.all_models) {
@@ -122,16 +120,21 @@ fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
         config.odoo.url = url.trim_end_matches('/').to_owned();
     }
     if let Some(db) = args.odoo_db {
+        require("--odoo-db", &db)?;
         config.odoo.db = db;
     }
     if let Some(login) = args.odoo_login {
+        require("--odoo-login", &login)?;
         config.odoo.login = login;
     }
     if let Some(key) = args.odoo_api_key {
+        require("--odoo-api-key", &key)?;
         config.odoo.api_key = key;
     } else if args.odoo_api_key_from_env {
-        config.odoo.api_key = std::env::var("BITCONN_ODOO_API_KEY")
+        let key = std::env::var("BITCONN_ODOO_API_KEY")
             .context("--odoo-api-key-from-env: BITCONN_ODOO_API_KEY is not set")?;
+        require("BITCONN_ODOO_API_KEY", &key)?;
+        config.odoo.api_key = key;
     }
     Ok(())
 }

@@ -229,6 +229,19 @@ fn errors_are_one_line_and_exit_1() {
         cmd
     });
     assert!(error.contains("--odoo-url"), "{error}");
+    for blank in ["--odoo-db", "--odoo-login", "--odoo-api-key"] {
+        let mut cmd = bitconn(&store.spec);
+        cmd.args(["webhook", "create", "--name", "x", "--all-models"])
+            .args(["--odoo-url", "https://odoo.example.com"]);
+        for option in ["--odoo-db", "--odoo-login", "--odoo-api-key"] {
+            cmd.args([option, if option == blank { " " } else { "v" }]);
+        }
+        let error = fails(cmd);
+        assert!(
+            error.contains(blank) && error.contains("must not be empty"),
+            "{error}"
+        );
+    }
     let error = fails(webhook(&store, &["rotate-secret", unknown, "--grace", "a while"]));
     assert!(error.contains("a while"), "{error}");
     let error = fails({
@@ -242,6 +255,29 @@ fn errors_are_one_line_and_exit_1() {
         serde_json::json!([]),
         "nothing was stored"
     );
+}
+
+#[test]
+fn blank_odoo_settings_are_refused_on_update() {
+    let store = TempStore::new();
+    let created = json(create(&store, &["--all-models", "--json"]));
+    let id = created["id"].as_str().unwrap().to_owned();
+    for blank in ["--odoo-db", "--odoo-login", "--odoo-api-key", "--name"] {
+        let error = fails(webhook(&store, &["update", &id, blank, ""]));
+        assert!(
+            error.contains(blank) && error.contains("must not be empty"),
+            "{error}"
+        );
+    }
+    let error = fails({
+        let mut cmd = webhook(&store, &["update", &id, "--odoo-api-key-from-env"]);
+        cmd.env("BITCONN_ODOO_API_KEY", "  ");
+        cmd
+    });
+    assert!(error.contains("must not be empty"), "{error}");
+    let shown = json(webhook(&store, &["show", &id, "--json"]));
+    assert_eq!(shown["odoo"]["login"], "integrator");
+    assert_eq!(shown["version"], 1, "nothing was stored");
 }
 
 #[test]
