@@ -86,7 +86,7 @@ impl Gateway {
                 field: None,
             });
         }
-        let operation = Operation::parse(method, &envelope.rest, &config.limits)?;
+        let operation = Operation::parse(method, envelope.rest, &config.limits)?;
         let session = self.odoo.session(&config.odoo, calls).await?;
         self.execute(&config, &session, &model, operation).await
     }

@@ -140,15 +140,21 @@ pub enum Operation {
 
 impl Operation {
     /// Validates the keys `method` uses; keys it does not use are ignored when empty-ish, as templates carry them.
-    pub fn parse(method: Method, rest: &Map<String, Value>, limits: &Limits) -> Result<Self, GatewayError> {
+    /// Takes `rest` by value so that `values` (most of a create or write body) moves into the operation uncopied.
+    pub fn parse(
+        method: Method,
+        mut rest: Map<String, Value>,
+        limits: &Limits,
+    ) -> Result<Self, GatewayError> {
+        let rest = &mut rest;
         Ok(match method {
             Method::Create => {
-                let (values, batch) = match rest.get("values") {
+                let (values, batch) = match rest.remove("values") {
                     None | Some(Value::Null) => (vec![Map::new()], false),
-                    Some(Value::Object(v)) => (vec![v.clone()], false),
+                    Some(Value::Object(v)) => (vec![v], false),
                     Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_CREATE_BATCH => {
-                        let values = list.iter().map(|v| match v {
-                            Value::Object(o) => Ok(o.clone()),
+                        let values = list.into_iter().map(|v| match v {
+                            Value::Object(o) => Ok(o),
                             _ => Err(GatewayError::invalid_payload(
                                 "invalid_values",
                                 "each item of a values list must be an object",
@@ -233,10 +239,10 @@ impl Operation {
     }
 }
 
-fn object(rest: &Map<String, Value>, key: &str) -> Result<Map<String, Value>, GatewayError> {
-    match rest.get(key) {
+fn object(rest: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value>, GatewayError> {
+    match rest.remove(key) {
         None | Some(Value::Null) => Ok(Map::new()),
-        Some(Value::Object(o)) => Ok(o.clone()),
+        Some(Value::Object(o)) => Ok(o),
         Some(_) => Err(GatewayError::invalid_payload(
             "invalid_values",
             format!("{key} must be an object"),
@@ -326,7 +332,7 @@ mod tests {
 
     fn op(v: Value) -> Result<Operation, GatewayError> {
         let env = envelope(v)?;
-        Operation::parse(env.method.unwrap(), &env.rest, &Limits::default())
+        Operation::parse(env.method.unwrap(), env.rest, &Limits::default())
     }
 
     fn reason(r: Result<Operation, GatewayError>) -> &'static str {
