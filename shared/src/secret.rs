@@ -51,11 +51,6 @@ impl SecretHash {
         Self(hex)
     }
 
-    /// Restores a hash read back from a store.
-    pub fn from_stored(hex: String) -> Self {
-        Self(hex)
-    }
-
     pub fn as_str(&self) -> &str {
         &self.0
     }
