@@ -160,17 +160,10 @@ impl Gateway {
                         if fetched.is_empty() {
                             return Err(GatewayError::NothingMatched);
                         }
-                        let records: Vec<Shaped<'_>> = fetched
-                            .iter()
-                            .map(|r| Shaped {
-                                record: r,
-                                outputs: &plan.outputs,
-                            })
-                            .collect();
                         to_bytes(&Records {
                             ok: true,
                             count: None,
-                            records,
+                            records: shaped(&fetched, &plan),
                             next_offset: None,
                         })
                     }
@@ -242,6 +235,16 @@ struct Records<'a> {
     next_offset: Option<Option<u64>>,
 }
 
+fn shaped<'a>(fetched: &'a [Map<String, Value>], plan: &'a Plan) -> Vec<Shaped<'a>> {
+    fetched
+        .iter()
+        .map(|record| Shaped {
+            record,
+            outputs: &plan.outputs,
+        })
+        .collect()
+}
+
 async fn search(
     session: &OdooSession<'_>,
     model: &ModelName,
@@ -273,18 +276,10 @@ async fn search(
             let mut fetched = fetch::search(session, model, &plan.fetch, page).await?;
             let more = fetched.len() > limit;
             fetched.truncate(limit);
-            let records: Vec<Shaped<'_>> = fetched
-                .iter()
-                .map(|r| Shaped {
-                    record: r,
-                    outputs: &plan.outputs,
-                })
-                .collect();
-            let count = Some(records.len());
             to_bytes(&Records {
                 ok: true,
-                count,
-                records,
+                count: Some(fetched.len()),
+                records: shaped(&fetched, plan),
                 next_offset: Some(next_offset(fetched.len(), more)),
             })
         }
