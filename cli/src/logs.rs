@@ -80,14 +80,14 @@ fn print_entry(global: &Global, entry: &ExecutionLogEntry) -> anyhow::Result<()>
         .map(|e| format!(" {e}"))
         .unwrap_or_default();
     println!(
-        "{}  {}  {} {} {}  {} {:?}{}  {} ms  {} odoo call(s)",
+        "{}  {}  {} {} {}  {} {}{}  {} ms  {} odoo call(s)",
         format_time(entry.at),
         entry.webhook_id,
         entry.http_verb,
         entry.method.as_deref().unwrap_or("-"),
         entry.model.as_deref().unwrap_or("-"),
         entry.status,
-        entry.outcome,
+        entry.outcome.as_str(),
         error,
         entry.duration_ms,
         entry.odoo_calls

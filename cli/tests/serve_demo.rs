@@ -162,6 +162,17 @@ fn demo_mode_comes_back_after_a_restart_and_logs_calls() {
     let entry: Value = serde_json::from_str(logs.lines().last().unwrap()).unwrap();
     assert_eq!(entry["model"], "res.country", "{logs}");
     assert_eq!(entry["status"], 200);
+    let text = ok({
+        let mut cmd = bitconn(&store.spec);
+        cmd.arg("logs");
+        cmd
+    });
+    assert!(
+        text.lines()
+            .last()
+            .is_some_and(|line| line.contains("res.country  200 success ")),
+        "the text lines name the outcome as the JSON does: {text}"
+    );
 
     let second = serve(&store.spec, &[]);
     let (url2, secret2) = demo(&second);
