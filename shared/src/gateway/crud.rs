@@ -17,8 +17,29 @@ fn check_values(
     model: &ModelName,
     values: &[Map<String, Value>],
 ) -> Result<(), Checked> {
-    for key in values.iter().flat_map(|v| v.keys()) {
-        catalog.field(model, key).at(Place::Values)?;
+    values
+        .iter()
+        .try_for_each(|v| check_record_values(catalog, model, v))
+}
+
+/// Checks one record's keys, and those of the records that x2many commands create or update
+/// (`[0, 0, {…}]`, `[1, id, {…}]`), whose fields the webhook's field rules govern as well.
+fn check_record_values(
+    catalog: &Catalog<'_>,
+    model: &ModelName,
+    values: &Map<String, Value>,
+) -> Result<(), Checked> {
+    for (key, value) in values {
+        let def = catalog.field(model, key).at(Place::Values)?;
+        let Some(commands) = value.as_array().filter(|_| def.kind.is_x2many()) else {
+            continue;
+        };
+        for command in commands {
+            if let Some(Value::Object(sub)) = command.as_array().and_then(|c| c.get(2)) {
+                let (_, comodel) = catalog.relation(model, key, key).at(Place::Values)?;
+                check_record_values(catalog, comodel, sub)?;
+            }
+        }
     }
     Ok(())
 }
@@ -283,5 +304,47 @@ async fn search(
                 next_offset: Some(next_offset(fetched.len(), more)),
             })
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::FieldRule;
+    use crate::odoo::{FieldCheck, fixtures};
+    use std::collections::BTreeMap;
+
+    fn check(values: Value, rules: &BTreeMap<ModelName, FieldRule>) -> Result<(), Checked> {
+        let catalog = fixtures::full(rules);
+        let values = values.as_object().unwrap().clone();
+        check_values(&catalog, &"sale.order".parse().unwrap(), &[values])
+    }
+
+    #[test]
+    fn x2many_commands_are_checked_against_the_comodel() {
+        let rules: BTreeMap<ModelName, FieldRule> = [(
+            "sale.order.line".parse().unwrap(),
+            FieldRule {
+                allow: None,
+                deny: ["price_unit".into()].into(),
+            },
+        )]
+        .into();
+        let lines =
+            |line: Value| json!({"name": "S1", "order_line": [[0, 0, line], [4, 7, 0], [6, 0, [1, 2]]]});
+        check(lines(json!({"name": "Chair"})), &rules).unwrap();
+        check(
+            json!({"order_line": [[1, 3, {"name": "Desk"}]], "tag_ids": [[6, 0, [1]]]}),
+            &rules,
+        )
+        .unwrap();
+        assert!(matches!(
+            check(lines(json!({"price_unit": 1.0})), &rules),
+            Err(Checked::Field(FieldCheck::Denied { field, .. }, Place::Values)) if field == "price_unit"
+        ));
+        assert!(matches!(
+            check(json!({"order_line": [[1, 3, {"nope": 1}]]}), &BTreeMap::new()),
+            Err(Checked::Field(FieldCheck::Unknown { field, .. }, Place::Values)) if field == "nope"
+        ));
     }
 }

@@ -266,6 +266,7 @@ async fn field_rules_apply_to_specs_values_domains_and_plain_reads() {
         json!({"model": "sale.order", "method": "search", "domain": [["partner_id.email", "ilike", "example"]]}),
         json!({"model": "res.partner", "method": "create", "values": {"name": "A", "email": "a@example.com"}}),
         json!({"model": "res.partner", "method": "write", "ids": [10], "values": {"email": "a@example.com"}}),
+        json!({"model": "res.partner", "method": "create", "values": {"name": "A", "child_ids": [[0, 0, {"name": "B", "email": "b@example.com"}]]}}),
     ];
     for case in cases {
         assert_eq!(
