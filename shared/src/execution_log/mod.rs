@@ -14,7 +14,7 @@ pub use background::{
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoExecutionLog;
 pub use memory::MemoryExecutionLog;
-pub use redact::{REDACTED, redact_and_truncate};
+pub use redact::{REDACTED, redact_and_truncate, redact_json};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteExecutionLog;
 

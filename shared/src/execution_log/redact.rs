@@ -29,18 +29,18 @@ const CREDENTIAL_KEY_PARTS: &[&str] = &[
 /// `REDACTED`, re-serialised compactly and cut to `MAX_LOGGED_BODY_BYTES`. A body that does not parse is
 /// kept as text only when it names no credential.
 pub fn redact_and_truncate(body: &str) -> String {
-    let parsed = serde_json::from_str::<Value>(body)
-        .ok()
-        .or_else(|| json5::from_str::<Value>(body).ok());
-    let text = match parsed {
-        Some(mut value) => {
-            redact(&mut value);
-            value.to_string()
-        }
-        None if mentions_credential(body) => WITHHELD.to_owned(),
-        None => body.to_owned(),
-    };
-    truncate(text, MAX_LOGGED_BODY_BYTES)
+    // The gateway's parser: strict JSON, then JSON5 with nesting bounded (a deep body cannot exhaust the stack).
+    match crate::request::parse_json(body.as_bytes()) {
+        Ok(value) => redact_json(value),
+        Err(_) if mentions_credential(body) => WITHHELD.to_owned(),
+        Err(_) => truncate(body.to_owned(), MAX_LOGGED_BODY_BYTES),
+    }
+}
+
+/// An already parsed body as it may be logged: credential-like keys' values replaced, compact, size-bounded.
+pub fn redact_json(mut value: Value) -> String {
+    redact(&mut value);
+    truncate(value.to_string(), MAX_LOGGED_BODY_BYTES)
 }
 
 fn is_credential_key(key: &str) -> bool {

@@ -1,25 +1,12 @@
 //! Execution-log entries: one per webhook call, credentials removed, written off the response path.
 
 use bytes::Bytes;
-use serde_json::Value;
 use std::time::Duration;
 
 use super::Gateway;
 use crate::config::WebhookId;
-use crate::execution_log::{ExecutionLogEntry, MAX_LOGGED_BODY_BYTES, Outcome};
+use crate::execution_log::{ExecutionLogEntry, Outcome, redact_json};
 use crate::request::parse_json;
-
-/// Body keys whose values are never logged (compared case-insensitively, at any depth).
-const SECRET_KEYS: &[&str] = &[
-    "secret",
-    "secret_key",
-    "api_key",
-    "apikey",
-    "password",
-    "token",
-    "authorization",
-    "webhook_key",
-];
 
 /// What is known about a call as it progresses. The body is redacted only when an entry is written, so calls
 /// to unknown webhooks (which are not logged) cost no parse.
@@ -43,39 +30,15 @@ impl LogDraft {
     }
 }
 
-/// The body as JSON with secret-looking members replaced, truncated; non-JSON bodies are not kept.
+/// The body with credentials removed (the execution log's one redaction), size-bounded; a body that is not
+/// JSON is never kept, only its size.
 pub(super) fn redacted_body(body: &[u8]) -> String {
     if body.is_empty() {
         return String::new();
     }
-    let Ok(mut value) = parse_json(body) else {
-        return format!("<{} bytes, not JSON>", body.len());
-    };
-    redact(&mut value);
-    let mut text = value.to_string();
-    if text.len() > MAX_LOGGED_BODY_BYTES {
-        let mut cut = MAX_LOGGED_BODY_BYTES;
-        while !text.is_char_boundary(cut) {
-            cut -= 1;
-        }
-        text.truncate(cut);
-    }
-    text
-}
-
-fn redact(value: &mut Value) {
-    match value {
-        Value::Object(map) => {
-            for (key, v) in map.iter_mut() {
-                if SECRET_KEYS.iter().any(|s| key.eq_ignore_ascii_case(s)) {
-                    *v = Value::String("<redacted>".into());
-                } else {
-                    redact(v);
-                }
-            }
-        }
-        Value::Array(items) => items.iter_mut().for_each(redact),
-        _ => {}
+    match parse_json(body) {
+        Ok(value) => redact_json(value),
+        Err(_) => format!("<{} bytes, not JSON>", body.len()),
     }
 }
 
@@ -117,6 +80,7 @@ impl Gateway {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::execution_log::MAX_LOGGED_BODY_BYTES;
 
     #[test]
     fn secrets_are_removed_at_any_depth() {
@@ -124,7 +88,17 @@ mod tests {
             br#"{"model": "res.partner", "secret_key": "bcw_x", "values": {"Password": "p", "name": "A"}}"#;
         let logged = redacted_body(body);
         assert!(!logged.contains("bcw_x") && !logged.contains("\"p\""));
-        assert!(logged.contains("res.partner") && logged.contains("<redacted>"));
+        assert!(logged.contains("res.partner") && logged.contains(crate::execution_log::REDACTED));
+    }
+
+    #[test]
+    fn credential_like_keys_are_removed_too() {
+        let body =
+            br#"{"model": "x", "values": {"access_token": "t1", "client_secret": "s1", "X-Api-Key": "k1"}}"#;
+        let logged = redacted_body(body);
+        for leaked in ["t1", "s1", "k1"] {
+            assert!(!logged.contains(leaked), "{leaked} in {logged}");
+        }
     }
 
     #[test]
