@@ -9,8 +9,8 @@ RUNS=${RUNS:-20}
 INVOCATIONS=${INVOCATIONS:-1000}
 cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
 cargo build -q --release -p inbound --bin inbound --example lambda_bench
-BOOTSTRAP=${BOOTSTRAP:-target/release/inbound}
-BENCH=target/release/examples/lambda_bench
+BOOTSTRAP=${BOOTSTRAP:-${CARGO_TARGET_DIR:-target}/release/inbound}
+BENCH=${CARGO_TARGET_DIR:-target}/release/examples/lambda_bench
 source scripts/lib/local-aws.sh
 
 size=$(stat -c %s "$BOOTSTRAP")

@@ -14,7 +14,7 @@ trap cleanup EXIT
 
 for log in on off; do
   out="$WORK/serve-$log.out"
-  target/release/bitconn --json serve --store "sqlite:$WORK/$log.db" --listen 127.0.0.1:0 --execution-log "$log" \
+  ${CARGO_TARGET_DIR:-target}/release/bitconn --json serve --store "sqlite:$WORK/$log.db" --listen 127.0.0.1:0 --execution-log "$log" \
     >"$out" 2>"$WORK/serve-$log.err" &
   SERVER=$!
   for _ in $(seq 1 300); do grep -q '"listening"' "$out" && break; sleep 0.1; done
@@ -23,6 +23,6 @@ import json, sys
 demo = json.loads(open(sys.argv[1]).readline())
 print(demo["url"], demo["secret"])' "$out")
   printf 'execution log %-3s: ' "$log"
-  target/release/examples/serve_load "$url" "$secret" "$CONCURRENCY" "$DURATION"
+  ${CARGO_TARGET_DIR:-target}/release/examples/serve_load "$url" "$secret" "$CONCURRENCY" "$DURATION"
   kill "$SERVER"; wait "$SERVER" 2>/dev/null || true; SERVER=""
 done

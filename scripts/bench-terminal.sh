@@ -18,8 +18,8 @@ if [ -z "${SKIP_BUILD:-}" ]; then
   echo "building (bench profile)..." >&2
   cargo build --quiet --profile bench -p terminal-host --bin terminal-host --example bench-client
 fi
-BIN=target/release/terminal-host
-CLIENT=target/release/examples/bench-client
+BIN=${CARGO_TARGET_DIR:-target}/release/terminal-host
+CLIENT=${CARGO_TARGET_DIR:-target}/release/examples/bench-client
 
 free_port() { python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'; }
 wait_port() { for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null && return 0; sleep 0.1; done; echo "port $1 never opened" >&2; exit 1; }

@@ -1,6 +1,6 @@
 # Sourced by lambda-smoke.sh and bench-lambda.sh: a throwaway local "AWS" (moto DynamoDB), the Odoo
 # simulator and one webhook on it, with the fixture events rewritten for that webhook.
-# Needs: target/debug/bitconn and target/debug/odoo-sim built. Sets: WORK, EVENTS, WEBHOOK_ID, WEBHOOK_SECRET,
+# Needs: the debug bitconn and odoo-sim binaries built (under $CARGO_TARGET_DIR, else target/). Sets: WORK, EVENTS, WEBHOOK_ID, WEBHOOK_SECRET,
 # BITCONN_STORE and the AWS_* variables. Everything it starts is stopped on exit.
 
 FIXTURE_ID=6f1c2a4e-8b3d-4c5e-9a7f-0d1e2f3a4b5c
@@ -31,7 +31,7 @@ MOTO_PORT=$(free_port)
 moto_server -H 127.0.0.1 -p "$MOTO_PORT" >"$WORK/moto.log" 2>&1 &
 PIDS+=($!)
 SIM_PORT=$(free_port)
-target/debug/odoo-sim --listen "127.0.0.1:$SIM_PORT" >"$WORK/sim.log" 2>&1 &
+${CARGO_TARGET_DIR:-target}/debug/odoo-sim --listen "127.0.0.1:$SIM_PORT" >"$WORK/sim.log" 2>&1 &
 PIDS+=($!)
 wait_port "$MOTO_PORT" moto_server
 wait_port "$SIM_PORT" odoo-sim
@@ -41,8 +41,8 @@ export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export BITCONN_STORE=dynamodb:local-webhooks
 unset AWS_PROFILE
 
-target/debug/bitconn store init >/dev/null
-created=$(BITCONN_ODOO_API_KEY=sim-admin-api-key target/debug/bitconn webhook create --json --name local \
+${CARGO_TARGET_DIR:-target}/debug/bitconn store init >/dev/null
+created=$(BITCONN_ODOO_API_KEY=sim-admin-api-key ${CARGO_TARGET_DIR:-target}/debug/bitconn webhook create --json --name local \
   --odoo-url "http://127.0.0.1:$SIM_PORT" --odoo-db odoo18 --odoo-login admin \
   --models res.partner,sale.order,sale.order.line,product.product,res.country)
 WEBHOOK_ID=$(python3 -c 'import json,sys; print(json.load(sys.stdin)["id"])' <<<"$created")
