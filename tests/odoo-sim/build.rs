@@ -11,14 +11,18 @@ fn main() {
     for kind in ["models", "data"] {
         let dir = root.join(kind);
         println!("cargo:rerun-if-changed={}", dir.display());
-        let mut names: Vec<String> = std::fs::read_dir(&dir)
-            .map(|rd| {
-                rd.filter_map(|e| e.ok())
-                    .map(|e| e.file_name().to_string_lossy().into_owned())
-                    .filter(|n| n.ends_with(".json"))
-                    .collect()
-            })
-            .unwrap_or_default();
+        let entries = match std::fs::read_dir(&dir) {
+            Ok(entries) => entries,
+            Err(e) => panic!("cannot read the embedded corpus {}: {e}", dir.display()),
+        };
+        let mut names: Vec<String> = entries
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .filter(|n| n.ends_with(".json"))
+            .collect();
+        if names.is_empty() {
+            panic!("the embedded corpus {} has no .json files", dir.display());
+        }
         names.sort();
         for name in names {
             let stem = name.trim_end_matches(".json");
