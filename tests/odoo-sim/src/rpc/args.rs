@@ -58,20 +58,7 @@ pub fn bind(
         .map(|(p, _)| p.0)
         .collect();
     if !missing.is_empty() {
-        let quoted: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
-        let list = match quoted.len() {
-            1 => quoted[0].clone(),
-            n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
-        };
-        let plural = if missing.len() == 1 {
-            "argument"
-        } else {
-            "arguments"
-        };
-        return Err(OdooError::type_error(format!(
-            "{func} missing {} required positional {plural}: {list}",
-            missing.len()
-        )));
+        return Err(missing_positional(&func, &missing));
     }
     let vals = params
         .iter()
@@ -82,6 +69,24 @@ pub fn bind(
 }
 
 /// Record ids given as the first positional argument (an int or a list of ints).
+/// Python's `TypeError` for absent positional arguments: "f() missing 2 required positional arguments: 'a' and 'b'".
+pub fn missing_positional(func: &str, missing: &[&str]) -> OdooError {
+    let quoted: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
+    let list = match quoted.len() {
+        0 | 1 => quoted.concat(),
+        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
+    };
+    let plural = if missing.len() == 1 {
+        "argument"
+    } else {
+        "arguments"
+    };
+    OdooError::type_error(format!(
+        "{func} missing {} required positional {plural}: {list}",
+        missing.len()
+    ))
+}
+
 pub fn ids(v: &Value) -> Vec<i64> {
     match v {
         Value::Array(a) => a

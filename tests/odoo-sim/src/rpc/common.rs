@@ -36,21 +36,7 @@ pub fn check_login(sim: &Sim, db: &Value, login: &Value, secret: &Value) -> Opti
 }
 
 fn missing_arg(func: &str, names: &[&str], got: usize) -> OdooError {
-    let missing: Vec<&str> = names[got.min(names.len())..].to_vec();
-    let quoted: Vec<String> = missing.iter().map(|n| format!("'{n}'")).collect();
-    let list = match quoted.len() {
-        1 => quoted[0].clone(),
-        n => format!("{} and {}", quoted[..n - 1].join(", "), quoted[n - 1]),
-    };
-    let plural = if missing.len() == 1 {
-        "argument"
-    } else {
-        "arguments"
-    };
-    OdooError::type_error(format!(
-        "{func}() missing {} required positional {plural}: {list}",
-        missing.len()
-    ))
+    super::args::missing_positional(&format!("{func}()"), &names[got.min(names.len())..])
 }
 
 pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Value> {
