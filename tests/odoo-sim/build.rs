@@ -26,11 +26,11 @@ fn main() {
         names.sort();
         for name in names {
             let stem = name.trim_end_matches(".json");
-            let path = dir.join(&name);
+            // Relative to the crate being compiled, so a target dir shared by two checkouts embeds each one's own files.
+            let relative = format!("/golden/{kind}/{name}");
             let _ = writeln!(
                 out,
-                "    ({kind:?}, {stem:?}, include_str!({:?})),",
-                path.display().to_string()
+                "    ({kind:?}, {stem:?}, include_str!(concat!(env!(\"CARGO_MANIFEST_DIR\"), {relative:?}))),"
             );
         }
     }
