@@ -3,7 +3,7 @@
 pub(crate) mod parse;
 mod validate;
 
-pub use parse::{DomainError, parse};
+pub use parse::{DomainError, MAX_ANY_DEPTH, MAX_DEPTH, MAX_TERMS, parse};
 pub use validate::validate;
 
 use serde_json::{Value, json};
@@ -112,8 +112,10 @@ pub enum Domain {
     False,
     Leaf(Leaf),
     Not(Box<Domain>),
-    And(Box<Domain>, Box<Domain>),
-    Or(Box<Domain>, Box<Domain>),
+    /// Every part matches: n-ary, so a long flat domain is one wide node, never a deep chain.
+    And(Vec<Domain>),
+    /// Some part matches; n-ary like `And`.
+    Or(Vec<Domain>),
 }
 
 impl Domain {
@@ -126,7 +128,11 @@ impl Domain {
         });
         match self {
             Domain::True => by_id,
-            other => Domain::And(Box::new(by_id), Box::new(other)),
+            Domain::And(mut parts) => {
+                parts.insert(0, by_id);
+                Domain::And(parts)
+            }
+            other => Domain::And(vec![by_id, other]),
         }
     }
 
@@ -143,6 +149,8 @@ impl Domain {
         Value::Array(items)
     }
 
+    /// Recursion here follows the tree's nesting, which the parser bounds (`MAX_DEPTH` levels of operators per
+    /// domain, `MAX_ANY_DEPTH` levels of `any`); the width of an n-ary node is a loop.
     fn write_items(&self, out: &mut Vec<Value>) {
         match self {
             Domain::True => out.push(json!([1, "=", 1])),
@@ -158,11 +166,29 @@ impl Domain {
                 out.push(json!("!"));
                 inner.write_items(out);
             }
-            Domain::And(a, b) | Domain::Or(a, b) => {
-                out.push(json!(if matches!(self, Domain::And(..)) { "&" } else { "|" }));
-                a.write_items(out);
-                b.write_items(out);
+            Domain::And(parts) | Domain::Or(parts) => {
+                let op = if matches!(self, Domain::And(..)) { "&" } else { "|" };
+                // Prefix operators first: n parts need n - 1 binary operators.
+                out.extend(std::iter::repeat_n(json!(op), parts.len().saturating_sub(1)));
+                for part in parts {
+                    part.write_items(out);
+                }
             }
         }
+    }
+
+    /// Every leaf, at any depth of this domain (not inside `any` sub-domains), without recursion.
+    pub fn leaves(&self) -> Vec<&Leaf> {
+        let mut out = Vec::new();
+        let mut stack = vec![self];
+        while let Some(node) = stack.pop() {
+            match node {
+                Domain::True | Domain::False => {}
+                Domain::Leaf(leaf) => out.push(leaf),
+                Domain::Not(inner) => stack.push(inner),
+                Domain::And(parts) | Domain::Or(parts) => stack.extend(parts.iter().rev()),
+            }
+        }
+        out
     }
 }

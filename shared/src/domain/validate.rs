@@ -10,10 +10,7 @@ pub fn validate(domain: &Domain, model: &ModelName, catalog: &Catalog<'_>) -> Re
     match domain {
         Domain::True | Domain::False => Ok(()),
         Domain::Not(inner) => validate(inner, model, catalog),
-        Domain::And(a, b) | Domain::Or(a, b) => {
-            validate(a, model, catalog)?;
-            validate(b, model, catalog)
-        }
+        Domain::And(parts) | Domain::Or(parts) => parts.iter().try_for_each(|p| validate(p, model, catalog)),
         Domain::Leaf(leaf) => {
             let dotted = leaf.dotted();
             let mut current = model.clone();

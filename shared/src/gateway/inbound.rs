@@ -16,7 +16,7 @@ impl Gateway {
     pub(super) async fn webhook_call(&self, id: &str, request: &Request<Bytes>) -> Response<Bytes> {
         let started = Instant::now();
         let calls = CallCounter::default();
-        let mut draft = LogDraft::new(request.method().as_str(), request.body());
+        let mut draft = LogDraft::new(request.method().as_str());
         let result = self.webhook_steps(id, request, &calls, &mut draft).await;
         let (response, outcome, error_code) = match result {
             Ok(body) => (json_bytes_response(StatusCode::OK, body), Outcome::Success, None),
@@ -50,6 +50,7 @@ impl Gateway {
         let config = self.lookup(id, Endpoint::Webhook).await?;
         draft.webhook_id = Some(config.id);
         super::check_credentials(&config, request.headers())?;
+        draft.body = Some(request.body().clone());
         let verb_allowed = HttpVerb::parse(request.method().as_str()).is_some_and(|v| config.allows_verb(v));
         if !verb_allowed {
             let allowed = config.allowed_verbs.iter().map(|v| v.as_str()).collect();

@@ -8,24 +8,25 @@ use crate::config::WebhookId;
 use crate::execution_log::{ExecutionLogEntry, Outcome, redact_json};
 use crate::request::parse_json;
 
-/// What is known about a call as it progresses. The body is redacted only when an entry is written, so calls
-/// to unknown webhooks (which are not logged) cost no parse.
+/// What is known about a call as it progresses. The body joins the draft only once the caller has
+/// authenticated, and is redacted only when an entry is written: a rejected call is logged with its metadata,
+/// and nothing it sent is parsed or stored.
 pub(super) struct LogDraft {
     pub webhook_id: Option<WebhookId>,
     pub http_verb: String,
     pub method: Option<String>,
     pub model: Option<String>,
-    pub body: Bytes,
+    pub body: Option<Bytes>,
 }
 
 impl LogDraft {
-    pub fn new(verb: &str, body: &Bytes) -> Self {
+    pub fn new(verb: &str) -> Self {
         Self {
             webhook_id: None,
             http_verb: verb.to_owned(),
             method: None,
             model: None,
-            body: body.clone(),
+            body: None,
         }
     }
 }
@@ -69,7 +70,7 @@ impl Gateway {
             duration_ms: u64::try_from(elapsed.as_millis()).unwrap_or(u64::MAX),
             odoo_calls,
             error_code: error_code.map(str::to_owned),
-            request_body: redacted_body(&draft.body),
+            request_body: draft.body.as_deref().map(redacted_body).unwrap_or_default(),
         };
         if let Err(e) = self.log.record(entry).await {
             tracing::warn!(error = %e, "execution log entry lost");

@@ -4,10 +4,6 @@ use serde_json::{Map, Value};
 
 use crate::error::GatewayError;
 
-/// Deepest nesting of arrays and objects accepted, as serde_json's own limit. The JSON5 parser has no limit of
-/// its own and recurses once per level, so a body of a few thousand `[` would exhaust the stack.
-const MAX_NESTING: usize = 128;
-
 /// Strict JSON, else JSON5. An empty body is an error, as in the original (`Expecting value`).
 pub fn parse_json(body: &[u8]) -> Result<Value, GatewayError> {
     let body = body.strip_prefix("\u{feff}".as_bytes()).unwrap_or(body);
@@ -28,49 +24,12 @@ pub fn parse_json(body: &[u8]) -> Result<Value, GatewayError> {
     let invalid = || GatewayError::InvalidJson {
         detail: strict.to_string(),
     };
-    if !nesting_within_limit(text) {
-        return Err(invalid());
-    }
-    json5::from_str::<Value>(text).map_err(|_| invalid())
-}
-
-/// Whether no array or object in `text` nests deeper than `MAX_NESTING`, reading JSON5's strings and comments
-/// as its parser does (brackets inside them do not count).
-fn nesting_within_limit(text: &str) -> bool {
-    let mut depth = 0usize;
-    let mut bytes = text.bytes().peekable();
-    while let Some(b) = bytes.next() {
-        match b {
-            b'[' | b'{' => {
-                depth += 1;
-                if depth > MAX_NESTING {
-                    return false;
-                }
-            }
-            b']' | b'}' => depth = depth.saturating_sub(1),
-            b'"' | b'\'' => {
-                while let Some(c) = bytes.next() {
-                    if c == b'\\' {
-                        bytes.next();
-                    } else if c == b {
-                        break;
-                    }
-                }
-            }
-            b'/' if bytes.next_if_eq(&b'/').is_some() => {
-                bytes.by_ref().find(|&c| c == b'\n');
-            }
-            b'/' if bytes.next_if_eq(&b'*').is_some() => {
-                while let Some(c) = bytes.next() {
-                    if c == b'*' && bytes.next_if_eq(&b'/').is_some() {
-                        break;
-                    }
-                }
-            }
-            _ => {}
-        }
-    }
-    true
+    super::json5::from_str(text).map_err(|e| match e.message.contains("nest") {
+        true => GatewayError::InvalidJson {
+            detail: e.to_string(),
+        },
+        false => invalid(),
+    })
 }
 
 /// The payload object; falsy bodies (`null`, `{}`, `[]`, `false`, `0`, `""`) count as `{}` like the original's.
@@ -90,6 +49,7 @@ pub fn payload_object(value: Value) -> Result<Map<String, Value>, GatewayError> 
 
 #[cfg(test)]
 mod tests {
+    use super::super::json5::MAX_NESTING;
     use super::*;
     use serde_json::json;
 
@@ -122,7 +82,7 @@ mod tests {
 
     #[test]
     fn deep_nesting_is_invalid_json_not_a_stack_overflow() {
-        for open in ["[", "{\"a\":", "['x',"] {
+        for open in ["[", "{\"a\":", "['x',", "[// \r", "[// \u{2028}", "[/**/"] {
             let body = open.repeat(100_000);
             assert!(
                 matches!(parse_json(body.as_bytes()), Err(GatewayError::InvalidJson { .. })),

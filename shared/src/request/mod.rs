@@ -1,6 +1,7 @@
 //! Inbound request parsing: the body (strict JSON or JSON5), the envelope, and each method's typed arguments.
 
 mod body;
+pub mod json5;
 mod order;
 mod payload;
 
