@@ -157,6 +157,21 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     negate: op.positive().is_some(),
                 })
             }
+            op @ (Op::In | Op::NotIn) if field.kind.is_relational() || field.kind == Kind::Integer => {
+                match int_set(&leaf.value) {
+                    // Looked up in a set: a long id list costs one probe per row, not one comparison per id.
+                    Some(ids) => Ok(CNode::InSet {
+                        field: field.clone(),
+                        ids,
+                        negate: op == Op::NotIn,
+                    }),
+                    None => Ok(CNode::Cmp {
+                        field: field.clone(),
+                        op,
+                        value: leaf.value.clone(),
+                    }),
+                }
+            }
             op => Ok(CNode::Cmp {
                 field: field.clone(),
                 op,
@@ -291,7 +306,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                     v.as_array()
                         .is_some_and(|a| a.iter().filter_map(Value::as_i64).any(|i| ids.contains(&i)))
                 } else {
-                    v.as_i64().is_some_and(|i| ids.contains(&i))
+                    set_key(field.kind, &v).is_some_and(|i| ids.contains(&i))
                 };
                 hit != *negate
             }
@@ -320,6 +335,25 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 compare(field.kind, &v, *op, value)
             }
         }
+    }
+}
+
+/// The ids of an `in` list made only of integers.
+fn int_set(v: &Value) -> Option<HashSet<i64>> {
+    v.as_array()?.iter().map(Value::as_i64).collect()
+}
+
+/// The integer a row's value compares as with `=` (integer columns read NULL as 0, as [`compare`] does).
+fn set_key(kind: Kind, v: &Value) -> Option<i64> {
+    match v {
+        Value::Number(n) => n.as_i64().or_else(|| {
+            n.as_f64()
+                .filter(|f| f.fract() == 0.0 && f.abs() < 9.0e15)
+                .map(|f| f as i64)
+        }),
+        Value::Null | Value::Bool(false) if kind == Kind::Integer => Some(0),
+        Value::Bool(true) if kind == Kind::Integer => Some(1),
+        _ => None,
     }
 }
 

@@ -3,6 +3,8 @@
 mod eval;
 mod like;
 mod parse;
+#[cfg(test)]
+mod proptests;
 
 pub use eval::{Evaluator, has_active_leaf};
 pub use like::like_match;

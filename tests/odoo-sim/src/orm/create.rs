@@ -20,6 +20,8 @@ pub struct MutEnv<'a> {
     pub today: String,
     /// Depth of nested creates: fields are not tracked while a record is being created.
     pub creating: u32,
+    /// Depth of x2many commands running inside x2many commands.
+    pub x2many_depth: usize,
 }
 
 impl<'a> MutEnv<'a> {
@@ -33,6 +35,7 @@ impl<'a> MutEnv<'a> {
             now,
             today,
             creating: 0,
+            x2many_depth: 0,
         }
     }
     /// A read-only environment over the current state.

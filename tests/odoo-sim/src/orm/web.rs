@@ -7,6 +7,16 @@ use crate::orm::read::shape;
 use crate::orm::{Env, search};
 use crate::registry::{Kind, Model};
 
+/// Deepest nesting of `fields` in a specification.
+pub const MAX_SPEC_DEPTH: usize = 16;
+/// Most related records one call may read through nested specifications (each level can multiply them).
+pub const MAX_NESTED_RECORDS: usize = 50_000;
+
+/// What one `web_read` call has spent of its nesting allowance.
+struct Budget {
+    nested: usize,
+}
+
 /// `web_read(ids, specification)`.
 pub fn web_read(
     env: &Env<'_>,
@@ -14,6 +24,51 @@ pub fn web_read(
     ids: &[i64],
     spec: &Map<String, Value>,
 ) -> OdooResult<Vec<Value>> {
+    check_depth(spec)?;
+    read_level(env, model, ids, spec, 0, &mut Budget { nested: 0 })
+}
+
+/// Refuses a specification nested deeper than [`MAX_SPEC_DEPTH`], whether or not the records reach that deep.
+fn check_depth(spec: &Map<String, Value>) -> OdooResult<()> {
+    let mut todo: Vec<(&Map<String, Value>, usize)> = vec![(spec, 0)];
+    while let Some((level, depth)) = todo.pop() {
+        if depth > MAX_SPEC_DEPTH {
+            return Err(too_deep());
+        }
+        for sub in level.values() {
+            if let Some(fields) = sub.get("fields").and_then(Value::as_object) {
+                todo.push((fields, depth + 1));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn too_deep() -> OdooError {
+    OdooError::value(format!(
+        "Specification nested too deeply: more than {MAX_SPEC_DEPTH} levels of 'fields'"
+    ))
+}
+
+fn read_level(
+    env: &Env<'_>,
+    model: &Model,
+    ids: &[i64],
+    spec: &Map<String, Value>,
+    depth: usize,
+    budget: &mut Budget,
+) -> OdooResult<Vec<Value>> {
+    if depth > MAX_SPEC_DEPTH {
+        return Err(too_deep());
+    }
+    if depth > 0 {
+        budget.nested = budget.nested.saturating_add(ids.len());
+        if budget.nested > MAX_NESTED_RECORDS {
+            return Err(OdooError::value(format!(
+                "Specification reads too many related records: more than {MAX_NESTED_RECORDS}"
+            )));
+        }
+    }
     for name in spec.keys() {
         if model.field(name).is_none() {
             return Err(OdooError::invalid_field(&model.name, name));
@@ -40,7 +95,7 @@ pub fn web_read(
                 (Kind::Many2one, Some(sf), Some(cm)) => match v.as_i64() {
                     Some(tid) => {
                         let nested = if env.db.exists(&cm.name, tid) {
-                            web_read(&sub_env, cm, &[tid], sf)?.pop()
+                            read_level(&sub_env, cm, &[tid], sf, depth + 1, budget)?.pop()
                         } else {
                             None
                         };
@@ -70,7 +125,7 @@ pub fn web_read(
                         .and_then(Value::as_u64)
                         .map_or(child_ids.len(), |l| l as usize);
                     let (head, tail) = child_ids.split_at(limit.min(child_ids.len()));
-                    let mut list = web_read(&sub_env, cm, head, sf)?;
+                    let mut list = read_level(&sub_env, cm, head, sf, depth + 1, budget)?;
                     list.extend(tail.iter().map(|i| {
                         let mut o = Map::new();
                         o.insert("id".into(), Value::from(*i));

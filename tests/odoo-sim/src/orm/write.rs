@@ -52,8 +52,23 @@ fn ids_of(v: Option<&Value>) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// Deepest nesting of x2many commands (a create inside a create ...) one call may send.
+pub const MAX_X2MANY_DEPTH: usize = 16;
+
 /// Runs x2many commands (or a plain id list, which replaces the set) on `field` of row `id`.
 pub fn apply_x2many(m: &mut MutEnv<'_>, model: &Model, id: i64, fname: &str, cmds: &Value) -> OdooResult<()> {
+    if m.x2many_depth >= MAX_X2MANY_DEPTH {
+        return Err(OdooError::value(format!(
+            "x2many commands nested too deeply: more than {MAX_X2MANY_DEPTH} levels"
+        )));
+    }
+    m.x2many_depth += 1;
+    let result = run_commands(m, model, id, fname, cmds);
+    m.x2many_depth -= 1;
+    result
+}
+
+fn run_commands(m: &mut MutEnv<'_>, model: &Model, id: i64, fname: &str, cmds: &Value) -> OdooResult<()> {
     let Some(field) = model.field(fname) else {
         return Ok(());
     };
