@@ -3,17 +3,28 @@
 use std::io::IsTerminal;
 use std::time::Duration;
 
+use anyhow::Context;
 use terminal_host::{Config, Host};
 use tracing_subscriber::EnvFilter;
 
-#[tokio::main]
-async fn main() -> anyhow::Result<()> {
+fn main() -> anyhow::Result<()> {
+    // Before the key is read and before any thread exists: a non-dumpable process's /proc/<pid>/environ,
+    // mem and maps are closed to other processes of the same user (the shells), as is ptrace. The key stays
+    // in the environment block the kernel shows there; removing the variable would not erase it.
+    nix::sys::prctl::set_dumpable(false).context("could not make the host non-dumpable")?;
     tracing_subscriber::fmt()
         .with_env_filter(EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info")))
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal())
         .init();
     let config = Config::from_env()?;
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?
+        .block_on(serve(config))
+}
+
+async fn serve(config: Config) -> anyhow::Result<()> {
     let grace = config.kill_grace + Duration::from_secs(1);
     if config.odoo_command.is_none() {
         tracing::warn!("no Odoo found and WS_ODOO_COMMAND unset: odoo shell tokens will be refused");

@@ -1,12 +1,14 @@
-//! The real binary as a child process: its environment stays out of shells, flow control bounds its
-//! memory under `yes`, and it refuses to start without a proper key.
+//! The real binary as a child process: its environment stays out of shells and out of reach of the
+//! shells' user, flow control bounds its memory under `yes`, and it refuses to start without a proper key.
 #![allow(clippy::unwrap_used)]
 
 mod common;
 
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::os::unix::fs::MetadataExt;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::Duration;
 
 use common::*;
@@ -32,7 +34,30 @@ impl Drop for Running {
 }
 
 fn spawn_host(extra: &[(&str, &str)]) -> Running {
+    spawn_host_as(extra, None)
+}
+
+/// A uid and gid without privileges: ours, or `nobody`'s when the tests run as root (root may read any
+/// process's `/proc/<pid>/environ`, so only an unprivileged user shows what a shell could do).
+fn unprivileged_user() -> (u32, u32) {
+    let me = std::fs::metadata("/proc/self").unwrap();
+    if me.uid() == 0 {
+        (65534, 65534)
+    } else {
+        (me.uid(), me.gid())
+    }
+}
+
+fn as_user(cmd: &mut Command, user: Option<(u32, u32)>) -> &mut Command {
+    if let Some((uid, gid)) = user {
+        cmd.uid(uid).gid(gid);
+    }
+    cmd
+}
+
+fn spawn_host_as(extra: &[(&str, &str)], user: Option<(u32, u32)>) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_terminal-host"));
+    as_user(&mut cmd, user);
     cmd.env_clear().envs(test_env(extra)).env("RUST_LOG", "info");
     cmd.stdout(Stdio::null()).stderr(Stdio::piped());
     let mut child = cmd.spawn().unwrap();
@@ -85,6 +110,50 @@ async fn the_secret_key_never_reaches_the_shell() {
         "[][]"
     );
     assert_eq!(c.run("env | grep -c -e WS_ -e hunter2").await, "0");
+}
+
+/// `cat /proc/<pid>/environ` as `user`.
+fn read_environ(pid: u32, user: (u32, u32)) -> Output {
+    let mut cat = Command::new("/bin/cat");
+    as_user(&mut cat, Some(user))
+        .arg(format!("/proc/{pid}/environ"))
+        .output()
+        .unwrap()
+}
+
+#[test]
+fn the_hosts_own_user_cannot_read_its_environment() {
+    let user = unprivileged_user();
+    let host = spawn_host_as(&[], Some(user));
+    // A dumpable process of the same user, as a control: its environment is readable.
+    let mut neighbour = Command::new("/bin/sleep");
+    let mut neighbour = as_user(&mut neighbour, Some(user))
+        .arg("30")
+        .env_clear()
+        .env("NEIGHBOUR_MARK", "readable")
+        .spawn()
+        .unwrap();
+    let control = read_environ(neighbour.id(), user);
+    let _ = neighbour.kill();
+    let _ = neighbour.wait();
+    assert!(
+        String::from_utf8_lossy(&control.stdout).contains("NEIGHBOUR_MARK=readable"),
+        "the same user cannot even read a dumpable process: {control:?}"
+    );
+
+    let out = read_environ(host.child.id(), user);
+    assert!(
+        !String::from_utf8_lossy(&out.stdout).contains(KEY),
+        "the host's key is readable from /proc by its own user"
+    );
+    assert!(!out.status.success(), "{out:?}");
+    // The host still works as that user.
+    let rt = tokio::runtime::Runtime::new().unwrap();
+    rt.block_on(async {
+        let mut c = connect(host.addr, None).await.unwrap();
+        c.ready(&token("admin", ShellMode::Bash)).await;
+        assert_eq!(c.run("echo served").await, "served");
+    });
 }
 
 #[tokio::test]
