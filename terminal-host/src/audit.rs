@@ -13,6 +13,8 @@ pub enum EndReason {
     IdleTimeout,
     MaxLength,
     ServerShutdown,
+    /// The client took no frame for `SEND_TIMEOUT`: it stopped reading.
+    SendTimeout,
     ProtocolError,
 }
 
@@ -24,6 +26,7 @@ impl EndReason {
             EndReason::IdleTimeout => "idle_timeout",
             EndReason::MaxLength => "max_session_length",
             EndReason::ServerShutdown => "server_shutdown",
+            EndReason::SendTimeout => "send_timeout",
             EndReason::ProtocolError => "protocol_error",
         }
     }

@@ -3,6 +3,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
+use crate::admission::MAX_PENDING;
 use crate::shell::{self, OdooHints};
 use crate::token::{Secret, TokenError};
 
@@ -11,8 +12,12 @@ pub const DEFAULT_PORT: u16 = 8765;
 pub const DEFAULT_MAX_SESSIONS: usize = 4;
 pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(15 * 60);
 pub const DEFAULT_MAX_SESSION_LENGTH: Duration = Duration::from_secs(4 * 3600);
-/// A connection that has not authenticated by then is dropped, so idle sockets cannot pile up.
-pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(10);
+/// From the upgrade to the `auth` message: the page sends it at once, so idle sockets cannot pile up.
+pub const DEFAULT_AUTH_TIMEOUT: Duration = Duration::from_secs(5);
+/// From accept to the end of the WebSocket upgrade (or of a page response).
+pub const DEFAULT_HANDSHAKE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Unauthenticated connections one address may hold at once; a page load opens up to six.
+pub const DEFAULT_MAX_PENDING_PER_PEER: usize = 8;
 /// Between SIGHUP and SIGKILL: enough for a shell to save its history, not enough to linger.
 pub const DEFAULT_KILL_GRACE: Duration = Duration::from_secs(2);
 pub const DEFAULT_BASH_COMMAND: &str = "/bin/bash --noprofile --norc -i";
@@ -35,6 +40,9 @@ pub struct Config {
     pub idle_timeout: Duration,
     pub max_session_length: Duration,
     pub auth_timeout: Duration,
+    pub handshake_timeout: Duration,
+    /// At most [`MAX_PENDING`] (the cap on all unauthenticated connections together).
+    pub max_pending_per_peer: usize,
     pub kill_grace: Duration,
     pub bash_command: Vec<String>,
     /// `None` when no Odoo was found and none was configured: odoo tokens are then refused.
@@ -88,19 +96,21 @@ impl Config {
                     .collect()
             })
             .unwrap_or_default();
-        let max_sessions = match get("WS_MAX_SESSIONS") {
-            Some(v) => match v.trim().parse::<usize>() {
-                Ok(n) if (1..=MAX_SESSIONS_LIMIT).contains(&n) => n,
-                _ => {
-                    return Err(invalid(
-                        "WS_MAX_SESSIONS",
-                        &v,
-                        format!("expected 1..={MAX_SESSIONS_LIMIT}"),
-                    ));
-                }
-            },
-            None => DEFAULT_MAX_SESSIONS,
+        let count = |name: &'static str, default: usize, max: usize| -> Result<usize, ConfigError> {
+            match get(name) {
+                Some(v) => match v.trim().parse::<usize>() {
+                    Ok(n) if (1..=max).contains(&n) => Ok(n),
+                    _ => Err(invalid(name, &v, format!("expected 1..={max}"))),
+                },
+                None => Ok(default),
+            }
         };
+        let max_sessions = count("WS_MAX_SESSIONS", DEFAULT_MAX_SESSIONS, MAX_SESSIONS_LIMIT)?;
+        let max_pending_per_peer = count(
+            "WS_MAX_PENDING_PER_PEER",
+            DEFAULT_MAX_PENDING_PER_PEER,
+            MAX_PENDING,
+        )?;
         let duration = |name: &'static str, default: Duration| -> Result<Duration, ConfigError> {
             match get(name) {
                 Some(v) => match humantime::parse_duration(v.trim()) {
@@ -117,6 +127,7 @@ impl Config {
         let idle_timeout = duration("WS_IDLE_TIMEOUT", DEFAULT_IDLE_TIMEOUT)?;
         let max_session_length = duration("WS_MAX_SESSION_LENGTH", DEFAULT_MAX_SESSION_LENGTH)?;
         let auth_timeout = duration("WS_AUTH_TIMEOUT", DEFAULT_AUTH_TIMEOUT)?;
+        let handshake_timeout = duration("WS_HANDSHAKE_TIMEOUT", DEFAULT_HANDSHAKE_TIMEOUT)?;
         let kill_grace = duration("WS_KILL_GRACE", DEFAULT_KILL_GRACE)?;
 
         let bash_command = get("WS_BASH_COMMAND").unwrap_or_else(|| DEFAULT_BASH_COMMAND.to_owned());
@@ -159,6 +170,8 @@ impl Config {
             idle_timeout,
             max_session_length,
             auth_timeout,
+            handshake_timeout,
+            max_pending_per_peer,
             kill_grace,
             bash_command,
             odoo_command,
@@ -286,6 +299,8 @@ mod tests {
         for (name, value) in [
             ("WS_PORT", "http"),
             ("WS_MAX_SESSIONS", "0"),
+            ("WS_MAX_PENDING_PER_PEER", "65"),
+            ("WS_HANDSHAKE_TIMEOUT", "0s"),
             ("WS_IDLE_TIMEOUT", "soon"),
         ] {
             let result = Config::from_lookup(lookup(&[KEY, ("HOME", "/"), (name, value)]));

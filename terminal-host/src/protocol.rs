@@ -10,6 +10,13 @@ pub const MIN_COLS: u16 = 2;
 pub const MAX_ROWS: u16 = 500;
 pub const MAX_COLS: u16 = 1000;
 pub const DEFAULT_SIZE: TermSize = TermSize { rows: 24, cols: 80 };
+/// Largest WebSocket message (and frame) a client may send: keystrokes and pastes, which the page slices
+/// into 64 KiB. A larger one ends the connection.
+pub const MAX_MESSAGE: usize = 1024 * 1024;
+/// Largest JSON control message: `auth` with its token is the biggest, at a few hundred bytes.
+pub const MAX_CONTROL_MESSAGE: usize = 8 * 1024;
+/// Longest `ping` id string echoed back in `pong`.
+pub const MAX_PING_ID: usize = 128;
 
 /// Close codes (RFC 6455 §7.4.1) the host uses, each with a JSON reason.
 pub mod close {
@@ -58,13 +65,50 @@ pub enum ClientMessage {
     Pause,
     Resume,
     Ping {
-        id: Option<serde_json::Value>,
+        id: Option<PingId>,
     },
 }
 
+/// What a client may tag a `ping` with: a number or a short string, echoed back unchanged.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum PingId {
+    Number(serde_json::Number),
+    Text(String),
+}
+
+/// Why a text frame is not a control message the host acts on.
+#[derive(Debug, thiserror::Error)]
+pub enum ParseError {
+    #[error("control message of {0} bytes; at most {MAX_CONTROL_MESSAGE} are read")]
+    TooLarge(usize),
+    #[error("ping id longer than {MAX_PING_ID} bytes")]
+    PingIdTooLong,
+    #[error(transparent)]
+    Json(#[from] serde_json::Error),
+}
+
 impl ClientMessage {
-    pub fn parse(text: &str) -> Result<Self, serde_json::Error> {
-        serde_json::from_str(text)
+    pub fn parse(text: &str) -> Result<Self, ParseError> {
+        Self::parse_bytes(text.as_bytes())
+    }
+
+    /// Parses one client text frame. Any bytes are accepted as input: oversized frames are refused before
+    /// JSON parsing (serde_json also bounds nesting at 128), so memory stays a small multiple of
+    /// [`MAX_CONTROL_MESSAGE`] and nothing can panic.
+    pub fn parse_bytes(data: &[u8]) -> Result<Self, ParseError> {
+        if data.len() > MAX_CONTROL_MESSAGE {
+            return Err(ParseError::TooLarge(data.len()));
+        }
+        let message: ClientMessage = serde_json::from_slice(data)?;
+        if let ClientMessage::Ping {
+            id: Some(PingId::Text(id)),
+        } = &message
+            && id.len() > MAX_PING_ID
+        {
+            return Err(ParseError::PingIdTooLong);
+        }
+        Ok(message)
     }
 }
 
@@ -81,7 +125,7 @@ pub enum ServerMessage {
         idle_timeout_secs: u64,
     },
     Pong {
-        id: Option<serde_json::Value>,
+        id: Option<PingId>,
     },
     /// The shell ended; `code` is its exit status, `signal` the signal that killed it, if any.
     Exit {
@@ -134,10 +178,46 @@ mod tests {
         );
         assert_eq!(
             ClientMessage::parse(r#"{"type":"ping","id":7}"#).unwrap(),
-            ClientMessage::Ping { id: Some(7.into()) }
+            ClientMessage::Ping {
+                id: Some(PingId::Number(7.into()))
+            }
+        );
+        assert_eq!(
+            ClientMessage::parse(r#"{"type":"ping"}"#).unwrap(),
+            ClientMessage::Ping { id: None }
         );
         assert!(ClientMessage::parse(r#"{"type":"resize","rows":-1,"cols":3}"#).is_err());
         assert!(ClientMessage::parse(r#"{"type":"exec"}"#).is_err());
+    }
+
+    #[test]
+    fn hostile_control_messages_are_refused_cheaply() {
+        let padded = format!(r#"{{"type":"pause","x":"{}"}}"#, "a".repeat(MAX_CONTROL_MESSAGE));
+        assert!(matches!(
+            ClientMessage::parse(&padded),
+            Err(ParseError::TooLarge(_))
+        ));
+        let deep = format!("{}{}", "[".repeat(4000), "]".repeat(4000));
+        assert!(matches!(ClientMessage::parse(&deep), Err(ParseError::Json(_))));
+        let long_id = format!(r#"{{"type":"ping","id":"{}"}}"#, "i".repeat(MAX_PING_ID + 1));
+        assert!(matches!(
+            ClientMessage::parse(&long_id),
+            Err(ParseError::PingIdTooLong)
+        ));
+        for nested in [
+            r#"{"type":"ping","id":[1,[2]]}"#,
+            r#"{"type":"ping","id":{"a":1}}"#,
+        ] {
+            assert!(ClientMessage::parse(nested).is_err(), "{nested}");
+        }
+        for absurd in [
+            r#"{"type":"resize","rows":1e400,"cols":3}"#,
+            r#"{"type":"resize","rows":18446744073709551616,"cols":3}"#,
+            r#"{"type":"resize","rows":2.5,"cols":3}"#,
+        ] {
+            assert!(ClientMessage::parse(absurd).is_err(), "{absurd}");
+        }
+        assert!(ClientMessage::parse_bytes(b"{\"type\":\"pause\",\"x\":\"\xff\"}").is_err());
     }
 
     #[test]

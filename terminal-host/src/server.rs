@@ -1,4 +1,4 @@
-//! The listening host: shared state, the accept loop and a handle that shuts it down.
+//! The listening host: the accept loop, admission of new connections and a handle that shuts it down.
 
 use std::io;
 use std::net::SocketAddr;
@@ -6,33 +6,23 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use tokio::net::TcpListener;
-use tokio::sync::{Semaphore, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 
+use crate::admission::{Admission, Refused};
 use crate::config::Config;
 use crate::socket;
-use crate::token::ReplayGuard;
+use crate::state::State;
 
-/// Connections beyond the running sessions (page loads, handshakes, sockets not yet authenticated): a flood
-/// of idle sockets cannot exhaust the host's descriptors.
-const MAX_EXTRA_CONNECTIONS: usize = 64;
-
-/// What every connection shares.
-#[derive(Debug)]
-pub struct State {
-    pub config: Config,
-    pub replay: ReplayGuard,
-    /// One permit per running shell (`WS_MAX_SESSIONS`).
-    pub slots: Arc<Semaphore>,
-    /// Flips to `true` when the host stops; every session then ends its shell.
-    pub shutdown: watch::Receiver<bool>,
-}
+/// After a failed `accept` (out of descriptors or similar): back off instead of spinning.
+const ACCEPT_BACKOFF: Duration = Duration::from_millis(100);
 
 /// A running host. Dropping it stops accepting and ends every session; [`Host::shutdown`] also waits.
 #[derive(Debug)]
 pub struct Host {
     addr: SocketAddr,
     state: Arc<State>,
+    admission: Arc<Admission>,
     stop: watch::Sender<bool>,
     accept: JoinHandle<()>,
 }
@@ -42,18 +32,13 @@ impl Host {
     pub async fn start(config: Config) -> io::Result<Host> {
         let listener = TcpListener::bind((config.host.as_str(), config.port)).await?;
         let addr = listener.local_addr()?;
-        let (stop, shutdown) = watch::channel(false);
-        let slots = Arc::new(Semaphore::new(config.max_sessions));
-        let state = Arc::new(State {
-            config,
-            replay: ReplayGuard::default(),
-            slots,
-            shutdown,
-        });
-        let accept = tokio::spawn(accept_loop(listener, state.clone()));
+        let admission = Admission::new(config.max_pending_per_peer);
+        let (state, stop) = State::new(config);
+        let accept = tokio::spawn(accept_loop(listener, state.clone(), admission.clone()));
         Ok(Host {
             addr,
             state,
+            admission,
             stop,
             accept,
         })
@@ -66,6 +51,11 @@ impl Host {
     /// Shells currently running.
     pub fn active_sessions(&self) -> usize {
         self.state.config.max_sessions - self.state.slots.available_permits()
+    }
+
+    /// Connections open that are not sessions (yet): page loads, handshakes, sockets before `auth`.
+    pub fn pending_connections(&self) -> usize {
+        self.admission.pending()
     }
 
     /// Stops accepting, ends every shell and waits up to `wait` for them to be reaped.
@@ -84,25 +74,26 @@ impl Drop for Host {
     }
 }
 
-async fn accept_loop(listener: TcpListener, state: Arc<State>) {
-    let connections = Arc::new(Semaphore::new(state.config.max_sessions + MAX_EXTRA_CONNECTIONS));
+async fn accept_loop(listener: TcpListener, state: Arc<State>, admission: Arc<Admission>) {
     loop {
         match listener.accept().await {
             Ok((stream, peer)) => {
-                let Ok(permit) = connections.clone().try_acquire_owned() else {
-                    tracing::warn!(%peer, "too many open connections; dropping one");
-                    continue;
+                let pending = match admission.admit(peer.ip()) {
+                    Ok(pending) => pending,
+                    Err(refused @ Refused::Full) => {
+                        tracing::warn!(%peer, %refused, "connection dropped");
+                        continue;
+                    }
+                    Err(refused @ Refused::PeerFull(_)) => {
+                        tracing::debug!(%peer, %refused, "connection dropped");
+                        continue;
+                    }
                 };
-                let state = state.clone();
-                tokio::spawn(async move {
-                    socket::handle(stream, peer, state).await;
-                    drop(permit);
-                });
+                tokio::spawn(socket::handle(stream, peer, state.clone(), pending));
             }
             Err(error) => {
-                // Out of fds or similar: back off instead of spinning.
                 tracing::warn!(%error, "accept failed");
-                tokio::time::sleep(Duration::from_millis(100)).await;
+                tokio::time::sleep(ACCEPT_BACKOFF).await;
             }
         }
     }

@@ -8,14 +8,16 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use tokio::io::{AsyncRead, AsyncWrite};
-use tokio::time::{Instant, sleep, sleep_until, timeout};
+use tokio::sync::watch;
+use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::protocol::CloseFrame;
 
+use crate::admission::Pending;
 use crate::audit::{self, EndReason, SessionRecord};
 use crate::protocol::{ClientMessage, DEFAULT_SIZE, ServerMessage, TermSize, close, close_reason};
-use crate::server::State;
+use crate::state::State;
 use crate::terminal::{Pipes, Terminal};
 use crate::token::{self, Claims, ShellMode};
 
@@ -27,12 +29,16 @@ const MAX_PENDING_INPUT: usize = 256 * 1024;
 const EXIT_DRAIN: Duration = Duration::from_millis(500);
 /// Closing messages to a client that stopped reading must not hold the session open.
 const GOODBYE_TIMEOUT: Duration = Duration::from_secs(2);
+/// A frame the client has not taken within this long ends the session: it stopped reading. Well above what
+/// a slow link needs for one 64 KiB frame, and a paused client is sent nothing.
+pub const SEND_TIMEOUT: Duration = Duration::from_secs(30);
 
 type Sink<S> = SplitSink<WebSocketStream<S>, Message>;
 type Stream<S> = SplitStream<WebSocketStream<S>>;
 
-/// Runs a freshly upgraded socket from authentication to the audit line.
-pub async fn serve<S>(ws: WebSocketStream<S>, peer: SocketAddr, state: Arc<State>)
+/// Runs a freshly upgraded socket from authentication to the audit line. `pending` is the connection's
+/// place among the unauthenticated ones, given back once it is a session.
+pub async fn serve<S>(ws: WebSocketStream<S>, peer: SocketAddr, state: Arc<State>, pending: Pending)
 where
     S: AsyncRead + AsyncWrite + Unpin,
 {
@@ -55,6 +61,7 @@ where
     if let Err(e) = state.replay.consume(&claims) {
         return refuse(&mut sink, close::POLICY, e.code(), &peer).await;
     }
+    drop(pending);
     let config = &state.config;
     let (terminal, pipes) = match Terminal::spawn(argv, &config.shell_env, &config.workdir, size) {
         Ok(spawned) => spawned,
@@ -64,6 +71,7 @@ where
         }
     };
     let started = SystemTime::now();
+    let now = Instant::now();
     let ends_at = started + config.max_session_length;
     let ready = ServerMessage::Ready {
         user: claims.sub.clone(),
@@ -90,16 +98,20 @@ where
         pipes,
         record: &mut record,
         paused: false,
-        state: &state,
+        ends_at: now + config.max_session_length,
+        idle_at: now + config.idle_timeout,
+        idle_timeout: config.idle_timeout,
+        shutdown: state.shutdown.clone(),
     };
-    let reason = match sink.send(Message::text(ready.to_text())).await {
+    let reason = match pump.send(&mut sink, Message::text(ready.to_text())).await {
         Ok(()) => pump.run(&mut sink, &mut stream).await,
-        Err(_) => EndReason::ClientClosed,
+        Err(reason) => reason,
     };
     let Pump { terminal, pipes, .. } = pump;
     drop(pipes);
     let exit = terminal.terminate(config.kill_grace).await;
-    if reason != EndReason::ClientClosed {
+    // A client that closed, or stopped reading, would not take the goodbye.
+    if !matches!(reason, EndReason::ClientClosed | EndReason::SendTimeout) {
         let exit_msg = ServerMessage::Exit {
             code: exit.code,
             signal: exit.signal.clone(),
@@ -148,7 +160,12 @@ struct Pump<'a> {
     pipes: Pipes,
     record: &'a mut SessionRecord,
     paused: bool,
-    state: &'a State,
+    /// `WS_MAX_SESSION_LENGTH` after the start, whatever the client does.
+    ends_at: Instant,
+    /// Moved forward by every keystroke.
+    idle_at: Instant,
+    idle_timeout: Duration,
+    shutdown: watch::Receiver<bool>,
 }
 
 impl Pump<'_> {
@@ -156,21 +173,16 @@ impl Pump<'_> {
     where
         S: AsyncRead + AsyncWrite + Unpin,
     {
-        let state = self.state;
-        let config = &state.config;
-        let mut shutdown = state.shutdown.clone();
-        let deadline = sleep(config.max_session_length);
-        let idle = sleep(config.idle_timeout);
-        tokio::pin!(deadline, idle);
         let mut pending: VecDeque<Vec<u8>> = VecDeque::new();
         let mut pending_bytes = 0usize;
         let mut output_open = true;
         let mut drain_until: Option<Instant> = None;
         loop {
-            tokio::select! {
-                _ = shutdown.changed() => return EndReason::ServerShutdown,
-                _ = &mut deadline => return EndReason::MaxLength,
-                _ = &mut idle => return EndReason::IdleTimeout,
+            // Arms that answer the client yield the frame; it is sent after the select, within limits.
+            let outgoing = tokio::select! {
+                _ = self.shutdown.changed() => return EndReason::ServerShutdown,
+                _ = sleep_until(self.ends_at) => return EndReason::MaxLength,
+                _ = sleep_until(self.idle_at) => return EndReason::IdleTimeout,
                 _ = sleep_until(drain_until.unwrap_or_else(Instant::now)), if drain_until.is_some() => {
                     return EndReason::ShellExited;
                 }
@@ -179,17 +191,21 @@ impl Pump<'_> {
                         return EndReason::ShellExited;
                     }
                     drain_until = Some(Instant::now() + EXIT_DRAIN);
+                    None
                 }
-                permit = self.pipes.input.reserve(), if !pending.is_empty() => match (permit, pending.pop_front()) {
-                    (Ok(permit), Some(data)) => {
-                        pending_bytes -= data.len();
-                        permit.send(data);
+                permit = self.pipes.input.reserve(), if !pending.is_empty() => {
+                    match (permit, pending.pop_front()) {
+                        (Ok(permit), Some(data)) => {
+                            pending_bytes -= data.len();
+                            permit.send(data);
+                        }
+                        _ => {
+                            pending.clear();
+                            pending_bytes = 0;
+                        }
                     }
-                    _ => {
-                        pending.clear();
-                        pending_bytes = 0;
-                    }
-                },
+                    None
+                }
                 chunk = self.pipes.output.recv(), if output_open && !self.paused => match chunk {
                     Some(mut data) => {
                         while data.len() < MAX_OUTPUT_FRAME {
@@ -199,15 +215,14 @@ impl Pump<'_> {
                             }
                         }
                         self.record.bytes_out += data.len() as u64;
-                        if sink.send(Message::binary(data)).await.is_err() {
-                            return EndReason::ClientClosed;
-                        }
+                        Some(Message::binary(data))
                     }
                     None => {
                         output_open = false;
                         if self.terminal.has_exited() {
                             return EndReason::ShellExited;
                         }
+                        None
                     }
                 },
                 msg = stream.next(), if pending_bytes < MAX_PENDING_INPUT => match msg {
@@ -216,18 +231,35 @@ impl Pump<'_> {
                         self.record.bytes_in += data.len() as u64;
                         pending_bytes += data.len();
                         pending.push_back(data.to_vec());
-                        idle.as_mut().reset(Instant::now() + config.idle_timeout);
+                        self.idle_at = Instant::now() + self.idle_timeout;
+                        None
                     }
-                    Some(Ok(Message::Text(text))) => {
-                        if let Some(reply) = control(&self.terminal, &mut self.paused, &text)
-                            && sink.send(Message::text(reply.to_text())).await.is_err()
-                        {
-                            return EndReason::ClientClosed;
-                        }
-                    }
-                    Some(Ok(_)) => {}
+                    Some(Ok(Message::Text(text))) => control(&self.terminal, &mut self.paused, &text)
+                        .map(|reply| Message::text(reply.to_text())),
+                    Some(Ok(_)) => None,
                 },
+            };
+            if let Some(message) = outgoing
+                && let Err(reason) = self.send(sink, message).await
+            {
+                return reason;
             }
+        }
+    }
+
+    /// Sends one frame, giving up at the first of: [`SEND_TIMEOUT`], the idle or length limit, the host
+    /// stopping. A client that stops reading therefore cannot keep its session (or its shell) alive.
+    async fn send<S>(&mut self, sink: &mut Sink<S>, message: Message) -> Result<(), EndReason>
+    where
+        S: AsyncRead + AsyncWrite + Unpin,
+    {
+        let give_up = Instant::now() + SEND_TIMEOUT;
+        tokio::select! {
+            sent = sink.send(message) => sent.map_err(|_| EndReason::ClientClosed),
+            _ = sleep_until(give_up) => Err(EndReason::SendTimeout),
+            _ = sleep_until(self.idle_at) => Err(EndReason::IdleTimeout),
+            _ = sleep_until(self.ends_at) => Err(EndReason::MaxLength),
+            _ = self.shutdown.changed() => Err(EndReason::ServerShutdown),
         }
     }
 }

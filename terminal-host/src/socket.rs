@@ -6,47 +6,64 @@ use std::net::SocketAddr;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::io::{AsyncRead, AsyncReadExt, AsyncWrite, AsyncWriteExt, ReadBuf};
 use tokio::net::TcpStream;
 use tokio::time::timeout;
+use tokio_tungstenite::WebSocketStream;
 use tokio_tungstenite::tungstenite::handshake::server::{ErrorResponse, Request, Response};
 use tokio_tungstenite::tungstenite::http::{StatusCode, header};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 
+use crate::admission::Pending;
 use crate::page::{self, CONTENT_SECURITY_POLICY};
-use crate::protocol::close_reason;
-use crate::server::State;
+use crate::protocol::{MAX_MESSAGE, close_reason};
 use crate::session;
+use crate::state::State;
 
 /// The WebSocket endpoint; every other path is a page asset or 404.
 pub const WS_PATH: &str = "/ws";
 /// Request heads larger than this are refused: the page and the upgrade need a few hundred bytes.
 const MAX_HEAD: usize = 16 * 1024;
-/// A client has this long to send its request head.
-const HEAD_TIMEOUT: Duration = Duration::from_secs(10);
-/// Keystrokes and pastes; a larger message is a protocol violation and closes the socket.
-const MAX_MESSAGE: usize = 1024 * 1024;
+/// Outgoing bytes tungstenite may hold when the client does not read; past this a send fails.
+const MAX_WRITE_BUFFER: usize = 2 * 1024 * 1024;
 
-/// Serves one accepted connection to the end.
-pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) {
+/// Frame and message limits for client sockets: tungstenite checks a frame's declared length against
+/// them before it allocates, so a hostile header cannot make the host reserve memory.
+pub fn websocket_config() -> WebSocketConfig {
+    WebSocketConfig::default()
+        .max_message_size(Some(MAX_MESSAGE))
+        .max_frame_size(Some(MAX_MESSAGE))
+        .max_write_buffer_size(MAX_WRITE_BUFFER)
+}
+
+/// Serves one admitted connection to the end. Everything before the WebSocket exists (request head, page
+/// response, upgrade) must finish within `WS_HANDSHAKE_TIMEOUT`; the session then has its own deadlines.
+pub async fn handle(stream: TcpStream, peer: SocketAddr, state: Arc<State>, pending: Pending) {
     let _ = stream.set_nodelay(true);
-    let head = match timeout(HEAD_TIMEOUT, read_head(&mut stream)).await {
-        Ok(Ok(head)) => head,
-        Ok(Err(HeadError::TooLarge)) => {
-            return respond(&mut stream, 431, "text/plain", b"head too large").await;
+    match timeout(state.config.handshake_timeout, route(stream, peer, &state)).await {
+        Ok(Some(ws)) => session::serve(ws, peer, state, pending).await,
+        Ok(None) => {}
+        Err(_) => tracing::debug!(%peer, "handshake deadline passed; connection dropped"),
+    }
+}
+
+/// Answers a page request (`None`) or upgrades `/ws` to a WebSocket.
+async fn route(mut stream: TcpStream, peer: SocketAddr, state: &State) -> Option<WebSocketStream<Replay>> {
+    let head = match read_head(&mut stream).await {
+        Ok(head) => head,
+        Err(HeadError::TooLarge) => {
+            respond(&mut stream, 431, "text/plain", b"head too large").await;
+            return None;
         }
-        Ok(Err(HeadError::Io)) | Err(_) => return,
+        Err(HeadError::Io) => return None,
     };
     let Some(request) = parse_request_line(&head) else {
-        return respond(&mut stream, 400, "text/plain", b"bad request").await;
+        respond(&mut stream, 400, "text/plain", b"bad request").await;
+        return None;
     };
     if request.path == WS_PATH {
         let origins = state.config.allowed_origins.clone();
-        let ws_config = WebSocketConfig::default()
-            .max_message_size(Some(MAX_MESSAGE))
-            .max_frame_size(Some(MAX_MESSAGE));
         let replay = Replay {
             head,
             pos: 0,
@@ -55,11 +72,15 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
         // The callback's signature is tungstenite's; its error is the HTTP refusal itself.
         #[allow(clippy::result_large_err)]
         let check = move |req: &Request, resp: Response| check_origin(req, resp, &origins);
-        match tokio_tungstenite::accept_hdr_async_with_config(replay, check, Some(ws_config)).await {
-            Ok(ws) => session::serve(ws, peer, state).await,
-            Err(error) => tracing::info!(%peer, %error, "WebSocket upgrade refused"),
-        }
-        return;
+        return match tokio_tungstenite::accept_hdr_async_with_config(replay, check, Some(websocket_config()))
+            .await
+        {
+            Ok(ws) => Some(ws),
+            Err(error) => {
+                tracing::info!(%peer, %error, "WebSocket upgrade refused");
+                None
+            }
+        };
     }
     match (request.method, page::lookup(request.path)) {
         ("GET" | "HEAD", Some(asset)) => {
@@ -73,6 +94,7 @@ pub async fn handle(mut stream: TcpStream, peer: SocketAddr, state: Arc<State>) 
         ("GET" | "HEAD", None) => respond(&mut stream, 404, "text/plain", b"not found").await,
         _ => respond(&mut stream, 405, "text/plain", b"method not allowed").await,
     }
+    None
 }
 
 /// Browsers always send `Origin` on WebSocket upgrades, so a foreign page cannot ride a user's network
@@ -119,8 +141,10 @@ async fn read_head(stream: &mut TcpStream) -> Result<Vec<u8>, HeadError> {
         if n == 0 {
             return Err(HeadError::Io);
         }
+        // Only the new bytes (and the three before them) can complete the blank line: no rescanning.
+        let from = buf.len().saturating_sub(3);
         buf.extend_from_slice(&chunk[..n]);
-        if buf.windows(4).any(|w| w == b"\r\n\r\n") {
+        if buf[from..].windows(4).any(|w| w == b"\r\n\r\n") {
             return Ok(buf);
         }
         if buf.len() > MAX_HEAD {

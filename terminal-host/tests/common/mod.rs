@@ -2,14 +2,14 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
 use serde_json::Value;
 use terminal_host::token::{self, Secret, ShellMode};
 use terminal_host::{Config, Host};
-use tokio::net::TcpStream;
+use tokio::net::{TcpSocket, TcpStream};
 use tokio::time::{Instant, timeout};
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::{Message, http::HeaderValue};
@@ -76,6 +76,29 @@ pub async fn connect(
     origin: Option<&str>,
 ) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
     let stream = TcpStream::connect(addr).await.unwrap();
+    upgrade(stream, addr, origin).await
+}
+
+/// A TCP connection from `local` (any 127.0.0.0/8 address reaches a host on 127.0.0.1).
+pub async fn tcp_from(local: IpAddr, addr: SocketAddr) -> TcpStream {
+    let socket = TcpSocket::new_v4().unwrap();
+    socket.bind(SocketAddr::new(local, 0)).unwrap();
+    socket.connect(addr).await.unwrap()
+}
+
+/// [`connect`] from another loopback address, as a different peer.
+pub async fn connect_from(
+    local: IpAddr,
+    addr: SocketAddr,
+) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
+    upgrade(tcp_from(local, addr).await, addr, None).await
+}
+
+async fn upgrade(
+    stream: TcpStream,
+    addr: SocketAddr,
+    origin: Option<&str>,
+) -> Result<Client, tokio_tungstenite::tungstenite::Error> {
     stream.set_nodelay(true).unwrap();
     let mut request = format!("ws://{addr}/ws").into_client_request().unwrap();
     if let Some(origin) = origin {
