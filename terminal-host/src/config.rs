@@ -5,6 +5,7 @@ use std::time::Duration;
 
 use crate::admission::MAX_PENDING;
 use crate::shell::{self, OdooHints};
+use crate::shell_user::ShellUser;
 use crate::token::{Secret, TokenError};
 
 pub const DEFAULT_HOST: &str = "127.0.0.1";
@@ -50,6 +51,8 @@ pub struct Config {
     pub workdir: PathBuf,
     /// The complete environment of every shell (never the host's own environment).
     pub shell_env: Vec<(String, String)>,
+    /// `WS_SHELL_USER`: both commands above already run through setpriv as this user.
+    pub shell_user: Option<ShellUser>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -130,6 +133,12 @@ impl Config {
         let handshake_timeout = duration("WS_HANDSHAKE_TIMEOUT", DEFAULT_HANDSHAKE_TIMEOUT)?;
         let kill_grace = duration("WS_KILL_GRACE", DEFAULT_KILL_GRACE)?;
 
+        let shell_user = match get("WS_SHELL_USER") {
+            Some(v) => {
+                Some(ShellUser::resolve(v.trim()).map_err(|e| invalid("WS_SHELL_USER", &v, e.to_string()))?)
+            }
+            None => None,
+        };
         let bash_command = get("WS_BASH_COMMAND").unwrap_or_else(|| DEFAULT_BASH_COMMAND.to_owned());
         let bash_command = words(&bash_command);
         if bash_command.is_empty() {
@@ -148,9 +157,14 @@ impl Config {
                 path: get("PATH"),
             }),
         };
+        let (bash_command, odoo_command) = match &shell_user {
+            Some(user) => (user.wrap(&bash_command), odoo_command.map(|c| user.wrap(&c))),
+            None => (bash_command, odoo_command),
+        };
         let workdir = get("WS_WORKDIR")
             .map(PathBuf::from)
             .or(odoo_root)
+            .or_else(|| shell_user.as_ref().map(|u| u.home.clone()).filter(|h| h.is_dir()))
             .or_else(|| get("HOME").map(PathBuf::from))
             .unwrap_or_else(|| PathBuf::from("/"));
         if !workdir.is_dir() {
@@ -160,7 +174,7 @@ impl Config {
                 "not a directory",
             ));
         }
-        let shell_env = shell_env(&get, get("WS_SHELL_ENV").as_deref())?;
+        let shell_env = shell_env(&get, shell_user.as_ref(), get("WS_SHELL_ENV").as_deref())?;
         Ok(Config {
             secret,
             host,
@@ -177,6 +191,7 @@ impl Config {
             odoo_command,
             workdir,
             shell_env,
+            shell_user,
         })
     }
 }
@@ -189,10 +204,12 @@ fn words(value: &str) -> Vec<String> {
     value.split_whitespace().map(str::to_owned).collect()
 }
 
-/// The allow-listed host variables, fixed terminal settings, then `WS_SHELL_ENV` (`NAME=value` sets,
-/// a bare `NAME` copies the host's value). No `WS_*` variable can be passed: the secret stays in the host.
+/// The allow-listed host variables (the shell user's `HOME`, `USER`, `LOGNAME` when there is one), fixed
+/// terminal settings, then `WS_SHELL_ENV` (`NAME=value` sets, a bare `NAME` copies the host's value). No
+/// `WS_*` variable can be passed: the secret stays in the host.
 fn shell_env(
     get: &impl Fn(&str) -> Option<String>,
+    user: Option<&ShellUser>,
     extra: Option<&str>,
 ) -> Result<Vec<(String, String)>, ConfigError> {
     let mut env: Vec<(String, String)> = Vec::new();
@@ -207,6 +224,11 @@ fn shell_env(
     }
     if get("PATH").is_none() {
         set("PATH", FALLBACK_PATH.to_owned());
+    }
+    if let Some(user) = user {
+        set("HOME", user.home.display().to_string());
+        set("USER", user.name.clone());
+        set("LOGNAME", user.name.clone());
     }
     set("TERM", "xterm-256color".to_owned());
     set("COLORTERM", "truecolor".to_owned());
@@ -268,6 +290,17 @@ mod tests {
         assert_eq!(c.bash_command, ["/bin/bash", "--noprofile", "--norc", "-i"]);
         assert_eq!(c.odoo_command, Some(vec!["/bin/false".to_owned()]));
         assert!(c.allowed_origins.is_empty());
+        assert_eq!(c.shell_user, None);
+        assert_eq!(c.max_pending_per_peer, DEFAULT_MAX_PENDING_PER_PEER);
+    }
+
+    #[test]
+    fn an_unknown_shell_user_is_refused() {
+        let refused = Config::from_lookup(lookup(&[KEY, ("HOME", "/"), ("WS_SHELL_USER", "no-such-user-x")]));
+        assert!(
+            matches!(&refused, Err(ConfigError::Invalid { name: "WS_SHELL_USER", reason, .. }) if reason == "no such user"),
+            "{refused:?}"
+        );
     }
 
     #[test]

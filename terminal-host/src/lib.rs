@@ -1,9 +1,10 @@
 //! terminal-host: a JWT-guarded WebSocket PTY server with its own xterm.js page, and the terminal token
-//! claims and minting shared with the CLI and the `terminal-token` function.
+//! claims and minting shared with the CLI and the `terminal-token` function (both built without the
+//! `server` feature, as is `protocol`, for fuzzing).
 //!
-//! Layers, each using only those below it: `server` (accept loop, admission) → `socket` (HTTP, upgrade)
-//! → `session` (auth, pump) → `terminal` (PTY) and `protocol` (messages); `state`, `config`, `token`
-//! and `audit` are shared below them all.
+//! Layers, each using only those below it: `server` (accept loop) → `socket` (HTTP, upgrade) →
+//! `session` (auth, pump) → `terminal` (PTY) and `protocol` (messages); `state`, `admission`, `config`
+//! (with `shell` and `shell_user`), `token` and `audit` sit below them all.
 
 pub mod protocol;
 pub mod token;
@@ -22,6 +23,8 @@ pub mod server;
 pub mod session;
 #[cfg(feature = "server")]
 pub mod shell;
+#[cfg(feature = "server")]
+pub mod shell_user;
 #[cfg(feature = "server")]
 pub mod socket;
 #[cfg(feature = "server")]

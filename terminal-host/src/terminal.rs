@@ -5,6 +5,7 @@ use std::path::Path;
 use std::thread;
 use std::time::Duration;
 
+use nix::errno::Errno;
 use nix::sys::signal::{Signal, killpg};
 use nix::sys::wait::{Id, WaitPidFlag, WaitStatus, waitid};
 use nix::unistd::Pid;
@@ -244,7 +245,10 @@ fn signal_session(leader: Pid, signal: Signal) {
     groups.sort_unstable();
     groups.dedup();
     for group in groups {
-        let _ = killpg(Pid::from_raw(group), signal);
+        if let Err(Errno::EPERM) = killpg(Pid::from_raw(group), signal) {
+            // Another user's shell and no CAP_KILL: its processes would outlive the session.
+            tracing::error!(group, %signal, "not allowed to signal the shell's processes");
+        }
     }
 }
 

@@ -4,11 +4,9 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader};
-use std::net::SocketAddr;
 use std::os::unix::fs::MetadataExt;
 use std::os::unix::process::CommandExt;
-use std::process::{Child, Command, Output, Stdio};
+use std::process::{Command, Output};
 use std::time::Duration;
 
 use common::*;
@@ -18,20 +16,6 @@ use tokio::time::{Instant, timeout};
 
 /// Resident memory the host may reach while a client floods itself with `yes`.
 const RSS_LIMIT_KB: u64 = 64 * 1024;
-
-struct Running {
-    child: Child,
-    addr: SocketAddr,
-    /// The host's log lines after the "listening" one.
-    log: std::sync::mpsc::Receiver<String>,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
 
 fn spawn_host(extra: &[(&str, &str)]) -> Running {
     spawn_host_as(extra, None)
@@ -58,24 +42,8 @@ fn as_user(cmd: &mut Command, user: Option<(u32, u32)>) -> &mut Command {
 fn spawn_host_as(extra: &[(&str, &str)], user: Option<(u32, u32)>) -> Running {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_terminal-host"));
     as_user(&mut cmd, user);
-    cmd.env_clear().envs(test_env(extra)).env("RUST_LOG", "info");
-    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
-    let mut child = cmd.spawn().unwrap();
-    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = lines.next().expect("host exited before listening").unwrap();
-        if let Some(rest) = line.split("addr=").nth(1) {
-            break rest.split_whitespace().next().unwrap().parse().unwrap();
-        }
-    };
-    // Keep draining the log so the host never blocks on a full pipe.
-    let (tx, log) = std::sync::mpsc::channel();
-    std::thread::spawn(move || {
-        for line in lines.map_while(Result::ok) {
-            let _ = tx.send(line);
-        }
-    });
-    Running { child, addr, log }
+    cmd.env_clear().envs(test_env(extra));
+    run_binary(cmd)
 }
 
 fn status_kb(pid: u32, field: &str) -> u64 {

@@ -2,7 +2,9 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
 use std::collections::HashMap;
+use std::io::{BufRead, BufReader};
 use std::net::{IpAddr, SocketAddr};
+use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use futures_util::{SinkExt, StreamExt};
@@ -58,6 +60,43 @@ pub async fn start_host(overrides: &[(&str, &str)]) -> Host {
     let env = test_env(overrides);
     let config = Config::from_lookup(|k| env.get(k).cloned()).unwrap();
     Host::start(config).await.unwrap()
+}
+
+/// The real binary as a child process; killed on drop.
+pub struct Running {
+    pub child: Child,
+    pub addr: SocketAddr,
+    /// The host's log lines after the "listening" one.
+    pub log: std::sync::mpsc::Receiver<String>,
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Starts `cmd` (the binary, or a wrapper that execs it) and waits for its "listening" line.
+pub fn run_binary(mut cmd: Command) -> Running {
+    cmd.env("RUST_LOG", "info");
+    cmd.stdout(Stdio::null()).stderr(Stdio::piped());
+    let mut child = cmd.spawn().unwrap();
+    let mut lines = BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = lines.next().expect("host exited before listening").unwrap();
+        if let Some(rest) = line.split("addr=").nth(1) {
+            break rest.split_whitespace().next().unwrap().parse().unwrap();
+        }
+    };
+    // Keep draining the log so the host never blocks on a full pipe.
+    let (tx, log) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        for line in lines.map_while(Result::ok) {
+            let _ = tx.send(line);
+        }
+    });
+    Running { child, addr, log }
 }
 
 /// A WebSocket client speaking the host's protocol.
