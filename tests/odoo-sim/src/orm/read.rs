@@ -1,4 +1,5 @@
-//! `read`: field checks, id order kept, missing ids dropped, many2one pairs, x2many lists, the id-0 phantom.
+//! `read`: field checks, id order kept, missing ids dropped (unless only `id` is read), many2one pairs, x2many
+//! lists, the id-0 phantom.
 
 use serde_json::{Map, Value};
 
@@ -38,6 +39,10 @@ pub fn read(
     classic: bool,
 ) -> OdooResult<Vec<Value>> {
     let fields = check_fields(model, names)?;
+    if fields.is_empty() && !names.is_empty() {
+        // Only `id` asked for: Odoo answers from the ids themselves, without reading (or checking) the rows.
+        return Ok(ids_only(ids));
+    }
     let mut out = Vec::with_capacity(ids.len());
     let phantom = ids.contains(&0).then(|| crate::models::phantom(env, model));
     for &id in ids {
@@ -55,6 +60,17 @@ pub fn read(
         out.push(Value::Object(obj));
     }
     Ok(out)
+}
+
+/// `[{"id": id}, ...]` for every id as given, existing or not.
+pub fn ids_only(ids: &[i64]) -> Vec<Value> {
+    ids.iter()
+        .map(|id| {
+            let mut o = Map::new();
+            o.insert("id".into(), Value::from(*id));
+            Value::Object(o)
+        })
+        .collect()
 }
 
 /// Converts a stored value to its `read` form.

@@ -25,6 +25,10 @@ pub fn web_read(
     spec: &Map<String, Value>,
 ) -> OdooResult<Vec<Value>> {
     check_depth(spec)?;
+    if spec.keys().all(|k| k == "id") {
+        // Odoo builds `{"id": ..}` from the ids without reading them, so missing records are not dropped.
+        return Ok(crate::orm::read::ids_only(ids));
+    }
     read_level(env, model, ids, spec, 0, &mut Budget { nested: 0 })
 }
 
