@@ -152,15 +152,18 @@ pub fn before_write(
     Ok(())
 }
 
-/// Recomputations and tracking after a row's scalars changed (`changed` holds the old values).
+/// Recomputations and tracking after a row's scalars were written (`changed` holds the old values of those that
+/// changed).
 pub fn after_write(
     m: &mut MutEnv<'_>,
     model: &Model,
     id: i64,
+    written: &Map<String, Value>,
     changed: &Map<String, Value>,
 ) -> OdooResult<()> {
     match model.name.as_str() {
         "res.partner" => partner::after_write(m, id, changed),
+        "sale.order" => sale::after_write(m, id, written),
         "sale.order.line" => sale::line_changed(m, id),
         "crm.lead" => crm::after_write(m, id, changed),
         _ => {}

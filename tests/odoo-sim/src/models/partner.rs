@@ -237,6 +237,58 @@ pub fn after_write(m: &mut MutEnv<'_>, id: i64, changed: &Map<String, Value>) {
     }
 }
 
+/// Most partners `address_get` looks at (a guard against parent cycles in hand-written data).
+const MAX_ADDRESS_SCAN: usize = 10_000;
+
+/// `address_get([kind])[kind]`: the first contact of type `kind` among the partner and its (non-company)
+/// descendants, then among its ancestors' up to the commercial entity; else the first plain contact, else itself.
+pub fn address_get(env: &Env<'_>, partner: i64, kind: &str) -> i64 {
+    let row = |id: i64| env.db.row("res.partner", id);
+    let typ = |id: i64| row(id).and_then(|r| s(r, "type")).unwrap_or("contact").to_owned();
+    let model = env.model("res.partner");
+    let child_ids = model.and_then(|m| m.field("child_ids"));
+    let mut visited = std::collections::HashSet::new();
+    let (mut found, mut contact) = (None, None);
+    let mut current = Some(partner);
+    while let Some(cur) = current {
+        let mut to_scan = std::collections::VecDeque::from([cur]);
+        while let Some(id) = to_scan.pop_front() {
+            if visited.len() >= MAX_ADDRESS_SCAN {
+                break;
+            }
+            visited.insert(id);
+            let t = typ(id);
+            if t == kind && found.is_none() {
+                found = Some(id);
+            }
+            if t == "contact" && contact.is_none() {
+                contact = Some(id);
+            }
+            if found.is_some() && (contact.is_some() || kind == "contact") {
+                return found.unwrap_or(partner);
+            }
+            let children = match (model, child_ids, row(id)) {
+                (Some(m), Some(f), Some(r)) => env.x2many_ids(m, id, r, f),
+                _ => Vec::new(),
+            };
+            // Depth first: the children, in their order, are scanned before what was queued.
+            for c in children.into_iter().rev() {
+                let company = row(c).is_some_and(|r| r.get("is_company") == Some(&Value::Bool(true)));
+                if !company && !visited.contains(&c) {
+                    to_scan.push_front(c);
+                }
+            }
+        }
+        let Some(rec) = row(cur) else { break };
+        let is_company = rec.get("is_company") == Some(&Value::Bool(true));
+        current = match rec.get("parent_id").and_then(Value::as_i64) {
+            Some(p) if !is_company && !visited.contains(&p) => Some(p),
+            _ => None,
+        };
+    }
+    found.or(contact).unwrap_or(partner)
+}
+
 /// Foreign keys to res.partner that forbid deleting a referenced partner: (model, field, constraint model label).
 const RESTRICT: &[(&str, &str)] = &[
     ("sale.order", "partner_id"),

@@ -37,13 +37,47 @@ pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
         row.insert("name".into(), json!(format!("S{n:05}")));
     }
     if let Some(p) = row.get("partner_id").and_then(Value::as_i64) {
-        for f in ["partner_invoice_id", "partner_shipping_id"] {
-            if row.get(f).is_none_or(|v| !v.is_i64()) {
-                row.insert(f.into(), json!(p));
+        let env = m.env();
+        for (f, kind) in ADDRESSES {
+            if row.get(*f).is_none_or(|v| !v.is_i64()) {
+                row.insert((*f).into(), json!(super::partner::address_get(&env, p, kind)));
             }
         }
     }
     Ok(())
+}
+
+/// Addresses computed from the customer (`depends=['partner_id']`, stored, writable): field and contact type.
+const ADDRESSES: &[(&str, &str)] = &[
+    ("partner_invoice_id", "invoice"),
+    ("partner_shipping_id", "delivery"),
+];
+
+/// A new customer recomputes the addresses the same write did not set.
+pub fn after_write(m: &mut MutEnv<'_>, id: i64, written: &Map<String, Value>) {
+    if !written.contains_key("partner_id") {
+        return;
+    }
+    let partner =
+        m.db.row("sale.order", id)
+            .and_then(|r| r.get("partner_id"))
+            .and_then(Value::as_i64);
+    let env = m.env();
+    let values: Vec<(&str, Value)> = ADDRESSES
+        .iter()
+        .filter(|(f, _)| !written.contains_key(*f))
+        .map(|(f, kind)| {
+            let v = partner.map_or(json!(false), |p| {
+                json!(super::partner::address_get(&env, p, kind))
+            });
+            (*f, v)
+        })
+        .collect();
+    if let Some(row) = m.db.row_mut("sale.order", id) {
+        for (f, v) in values {
+            row.insert(f.into(), v);
+        }
+    }
 }
 
 pub fn check_insert(row: &Record) -> OdooResult<()> {

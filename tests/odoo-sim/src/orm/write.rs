@@ -41,7 +41,7 @@ pub fn write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, 
         for (fname, cmds) in &conv.x2many {
             apply_x2many(m, model, id, fname, cmds)?;
         }
-        models::after_write(m, model, id, &changed)?;
+        models::after_write(m, model, id, &conv.scalars, &changed)?;
     }
     Ok(())
 }
