@@ -48,6 +48,8 @@ pub enum GatewayError {
     PermissionDenied {
         reason: &'static str,
         field: Option<String>,
+        /// What was refused and why, naming the model and path where one was involved.
+        message: Option<String>,
     },
     #[error("no record matched")]
     NothingMatched,
@@ -64,6 +66,15 @@ impl GatewayError {
         Self::InvalidPayload {
             reason,
             message: message.into(),
+        }
+    }
+
+    /// 403 for a model outside the webhook's allowed models.
+    pub fn model_not_allowed(model: &crate::config::ModelName) -> Self {
+        Self::PermissionDenied {
+            reason: "model_not_allowed",
+            field: None,
+            message: Some(format!("model '{model}' is not allowed for this webhook")),
         }
     }
 
@@ -141,10 +152,20 @@ impl GatewayError {
             }
             Self::InvalidField { field, message } => json!({"field": field, "message": message}),
             Self::InvalidDomain(message) => json!({"message": message}),
-            Self::PermissionDenied { reason, field } => match field {
-                Some(field) => json!({"reason": reason, "field": field}),
-                None => json!({"reason": reason}),
-            },
+            Self::PermissionDenied {
+                reason,
+                field,
+                message,
+            } => {
+                let mut extra = json!({"reason": reason});
+                if let Some(field) = field {
+                    extra["field"] = json!(field);
+                }
+                if let Some(message) = message {
+                    extra["message"] = json!(message);
+                }
+                extra
+            }
             Self::TooManyRecords { matched, max } => {
                 json!({"message": self.to_string(), "matched": matched, "max": max})
             }
@@ -281,7 +302,8 @@ mod tests {
         assert_eq!(
             parts(GatewayError::PermissionDenied {
                 reason: "unlink_not_allowed",
-                field: None
+                field: None,
+                message: None,
             }),
             (
                 403,

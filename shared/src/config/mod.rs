@@ -7,7 +7,7 @@ pub use ids::{InvalidId, ModelName, WebhookId};
 pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
 
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use time::{Duration, OffsetDateTime};
 
 use crate::secret::{PlainSecret, SecretHash};
@@ -59,6 +59,10 @@ pub struct WebhookConfig {
     pub odoo: OdooConnection,
     pub permissions: Permissions,
     pub models: ModelAccess,
+    /// Models that calls may read through relations, paths and domains (and search or read directly), but
+    /// never change: e.g. `res.country` behind `partner_id.country_id.name`.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub read_models: BTreeSet<ModelName>,
     /// Per-model field allow/deny lists; models without an entry expose every field Odoo lets the user see.
     #[serde(default)]
     pub field_rules: BTreeMap<ModelName, FieldRule>,
@@ -95,6 +99,7 @@ impl WebhookConfig {
             odoo: new.odoo,
             permissions: new.permissions,
             models: new.models,
+            read_models: BTreeSet::new(),
             field_rules: BTreeMap::new(),
             limits: Limits::default(),
             allowed_verbs: vec![HttpVerb::Post],
@@ -128,8 +133,21 @@ impl WebhookConfig {
         secret
     }
 
+    /// Whether calls may change `model` (create, write, unlink as the permissions allow) and read it.
     pub fn allows_model(&self, model: &ModelName) -> bool {
         self.models.allows(model)
+    }
+
+    /// Whether calls may read or search `model`, directly or through a relation.
+    pub fn allows_reading(&self, model: &ModelName) -> bool {
+        self.rights().readable(model)
+    }
+
+    pub fn rights(&self) -> crate::odoo::ModelRights<'_> {
+        crate::odoo::ModelRights {
+            models: &self.models,
+            read_only: &self.read_models,
+        }
     }
 
     pub fn field_rule(&self, model: &ModelName) -> Option<&FieldRule> {

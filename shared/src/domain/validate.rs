@@ -1,5 +1,7 @@
 //! Checks a parsed domain against the model's fields (names, paths, relations) and the webhook's field rules.
 
+use serde_json::Value;
+
 use super::{Domain, LeafValue, Operator};
 use crate::config::ModelName;
 use crate::odoo::{Catalog, FieldCheck, FieldKind};
@@ -21,7 +23,13 @@ pub fn validate(domain: &Domain, model: &ModelName, catalog: &Catalog<'_>) -> Re
             for segment in through {
                 current = catalog.relation(&current, segment, &dotted)?.1.clone();
             }
-            let def = catalog.field(&current, last)?;
+            // A many2one compared with text is matched against the comodel's display name, so that must be
+            // readable too; compared with ids it reveals nothing more than the id.
+            let def = if names_records(&leaf.value) {
+                catalog.read_value(&current, last)?
+            } else {
+                catalog.read_field(&current, last)?
+            };
             match (&leaf.value, leaf.operator) {
                 (LeafValue::Domain(sub), Operator::Any | Operator::NotAny) => {
                     let (_, comodel) = catalog.relation(&current, last, &dotted)?;
@@ -42,6 +50,14 @@ pub fn validate(domain: &Domain, model: &ModelName, catalog: &Catalog<'_>) -> Re
     }
 }
 
+fn names_records(value: &LeafValue) -> bool {
+    match value {
+        LeafValue::Value(Value::String(_)) => true,
+        LeafValue::Value(Value::Array(items)) => items.iter().any(Value::is_string),
+        _ => false,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -51,7 +67,7 @@ mod tests {
     use serde_json::json;
     use std::collections::BTreeMap;
 
-    fn check(v: serde_json::Value, rules: &BTreeMap<ModelName, FieldRule>) -> Result<(), FieldCheck> {
+    fn check(v: Value, rules: &BTreeMap<ModelName, FieldRule>) -> Result<(), FieldCheck> {
         let catalog = fixtures::full(rules);
         validate(&parse(&v).unwrap(), &"sale.order".parse().unwrap(), &catalog)
     }
@@ -117,7 +133,7 @@ mod tests {
     #[test]
     fn missing_models_are_requested() {
         let none = BTreeMap::new();
-        let catalog = Catalog::new(&none);
+        let catalog = Catalog::new(&none, crate::odoo::ModelRights::everything());
         let d = parse(&json!([["name", "=", "x"]])).unwrap();
         let model: ModelName = "sale.order".parse().unwrap();
         assert_eq!(validate(&d, &model, &catalog), Err(FieldCheck::NeedModel(model)));

@@ -102,7 +102,7 @@ fn level(
     for item in spec {
         let output = match item {
             SpecItem::Name(name) => {
-                let def = catalog.field(model, name)?;
+                let def = catalog.read_value(model, name)?;
                 let field = node.entry(name, def.kind, def.relation.as_ref());
                 if def.kind == FieldKind::Many2one {
                     field.children.entry("display_name", FieldKind::Scalar, None);
@@ -128,7 +128,7 @@ fn level(
                     cursor = &mut cursor.entry(step, def.kind, Some(&comodel)).children;
                     current = comodel;
                 }
-                let def = catalog.field(&current, last)?;
+                let def = catalog.read_value(&current, last)?;
                 cursor.entry(last, def.kind, def.relation.as_ref());
                 Output::Path {
                     key,
@@ -138,7 +138,7 @@ fn level(
                 }
             }
             SpecItem::Nested { field, sub } => {
-                let def = catalog.field(model, field)?;
+                let def = catalog.read_field(model, field)?;
                 if !def.kind.is_relational() {
                     if sub.is_empty() {
                         node.entry(field, def.kind, None);
@@ -154,7 +154,11 @@ fn level(
                         });
                     }
                 } else {
-                    let (def, comodel) = catalog.relation(model, field, field)?;
+                    // `{"m2o": []}` is only the id, part of this record: the comodel need not be readable.
+                    let (def, comodel) = match (&def.relation, sub.is_empty()) {
+                        (Some(comodel), true) => (def, comodel),
+                        _ => catalog.relation(model, field, field)?,
+                    };
                     let (kind, comodel) = (def.kind, comodel.clone());
                     let child = node.entry(field, kind, Some(&comodel));
                     let outputs = level(sub, &comodel, catalog, &mut child.children)?;

@@ -3,50 +3,19 @@
 use serde_json::{Map, Value, json};
 
 use super::Gateway;
+use super::commands::check_values;
 use super::inbound::to_bytes;
 use super::schemas::{At, Checked, Place};
 use crate::config::{ModelName, WebhookConfig};
 use crate::domain::{self, Domain};
 use crate::error::GatewayError;
 use crate::extract::{self, Page, Plan, Shaped, SpecItem, fetch};
-use crate::odoo::{Catalog, OdooSession};
+use crate::odoo::{Catalog, FieldCheck, OdooSession};
 use crate::request::{Operation, Order, Target};
-
-fn check_values(
-    catalog: &Catalog<'_>,
-    model: &ModelName,
-    values: &[Map<String, Value>],
-) -> Result<(), Checked> {
-    values
-        .iter()
-        .try_for_each(|v| check_record_values(catalog, model, v))
-}
-
-/// Checks one record's keys, and those of the records that x2many commands create or update
-/// (`[0, 0, {…}]`, `[1, id, {…}]`), whose fields the webhook's field rules govern as well.
-fn check_record_values(
-    catalog: &Catalog<'_>,
-    model: &ModelName,
-    values: &Map<String, Value>,
-) -> Result<(), Checked> {
-    for (key, value) in values {
-        let def = catalog.field(model, key).at(Place::Values)?;
-        let Some(commands) = value.as_array().filter(|_| def.kind.is_x2many()) else {
-            continue;
-        };
-        for command in commands {
-            if let Some(Value::Object(sub)) = command.as_array().and_then(|c| c.get(2)) {
-                let (_, comodel) = catalog.relation(model, key, key).at(Place::Values)?;
-                check_record_values(catalog, comodel, sub)?;
-            }
-        }
-    }
-    Ok(())
-}
 
 fn check_order(catalog: &Catalog<'_>, model: &ModelName, order: Option<&Order>) -> Result<(), Checked> {
     for term in order.iter().flat_map(|o| o.0.iter()) {
-        catalog.field(model, &term.field).at(Place::Order)?;
+        catalog.read_value(model, &term.field).at(Place::Order)?;
     }
     Ok(())
 }
@@ -79,9 +48,13 @@ impl Gateway {
         let rules = &config.field_rules;
         match operation {
             Operation::Create { values, batch } => {
-                self.schemas
-                    .resolve(session, rules, |c| check_values(c, model, &values))
+                let through_commands = self
+                    .schemas
+                    .resolve(session, config, |c| {
+                        check_values(c, &config.permissions, model, &values)
+                    })
                     .await?;
+                within_cap(values.len() + through_commands, config)?;
                 let arg = if batch {
                     json!(values)
                 } else {
@@ -97,16 +70,18 @@ impl Gateway {
                 })
             }
             Operation::Write { target, values } => {
-                let domain = self
+                let (domain, through_commands) = self
                     .schemas
-                    .resolve(session, rules, |c| {
-                        check_values(c, model, std::slice::from_ref(&values))?;
-                        check_target(c, model, &target)
+                    .resolve(session, config, |c| {
+                        let changed =
+                            check_values(c, &config.permissions, model, std::slice::from_ref(&values))?;
+                        Ok((check_target(c, model, &target)?, changed))
                     })
                     .await?;
-                let ids = self
-                    .capped_ids(session, model, &domain, config.limits.max_records_per_change)
-                    .await?;
+                within_cap(through_commands, config)?;
+                let cap = config.limits.max_records_per_change;
+                let remaining = cap.saturating_sub(u32::try_from(through_commands).unwrap_or(u32::MAX));
+                let ids = self.capped_ids(session, model, &domain, remaining).await?;
                 session
                     .execute_kw(
                         model.as_str(),
@@ -120,7 +95,7 @@ impl Gateway {
             Operation::Unlink { target } => {
                 let domain = self
                     .schemas
-                    .resolve(session, rules, |c| check_target(c, model, &target))
+                    .resolve(session, config, |c| check_target(c, model, &target))
                     .await?;
                 let ids = self
                     .capped_ids(session, model, &domain, config.limits.max_records_per_change)
@@ -139,7 +114,7 @@ impl Gateway {
             } => {
                 let plan = self
                     .schemas
-                    .resolve(session, rules, |c| {
+                    .resolve(session, config, |c| {
                         domain::validate(&domain, model, c).at(Place::Domain)?;
                         check_order(c, model, order.as_ref())?;
                         check_spec(c, model, fields.as_deref())
@@ -158,16 +133,20 @@ impl Gateway {
             Operation::Read { ids, fields } => {
                 let (plan, plain_fields) = self
                     .schemas
-                    .resolve(session, rules, |c| {
+                    .resolve(session, config, |c| {
                         let plan = check_spec(c, model, fields.as_deref())?;
-                        let plain = match (&plan, rules.get(model)) {
-                            (None, Some(_)) => {
+                        let plain = match (&plan, rules.is_empty()) {
+                            (None, false) => {
                                 let m = c.model(model).at(Place::Fields)?;
                                 Some(
                                     m.iter()
-                                        .filter(|f| c.permits(model, &f.name))
-                                        .map(|f| f.name.clone())
-                                        .collect::<Vec<_>>(),
+                                        .filter_map(|f| match c.read_value(model, &f.name) {
+                                            Ok(_) => Some(Ok(f.name.clone())),
+                                            Err(FieldCheck::Denied { .. }) => None,
+                                            Err(other) => Some(Err(other)),
+                                        })
+                                        .collect::<Result<Vec<_>, _>>()
+                                        .at(Place::Fields)?,
                                 )
                             }
                             _ => None,
@@ -240,6 +219,18 @@ impl Gateway {
     }
 }
 
+/// The per-call cap on records changed, before anything is sent to Odoo.
+fn within_cap(changed: usize, config: &WebhookConfig) -> Result<(), GatewayError> {
+    let max = config.limits.max_records_per_change;
+    if changed > max as usize {
+        return Err(GatewayError::TooManyRecords {
+            matched: changed,
+            max,
+        });
+    }
+    Ok(())
+}
+
 fn check_target(catalog: &Catalog<'_>, model: &ModelName, target: &Target) -> Result<Domain, Checked> {
     domain::validate(&target.domain, model, catalog).at(Place::Domain)?;
     Ok(target.domain())
@@ -304,47 +295,5 @@ async fn search(
                 next_offset: Some(next_offset(fetched.len(), more)),
             })
         }
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::config::FieldRule;
-    use crate::odoo::{FieldCheck, fixtures};
-    use std::collections::BTreeMap;
-
-    fn check(values: Value, rules: &BTreeMap<ModelName, FieldRule>) -> Result<(), Checked> {
-        let catalog = fixtures::full(rules);
-        let values = values.as_object().unwrap().clone();
-        check_values(&catalog, &"sale.order".parse().unwrap(), &[values])
-    }
-
-    #[test]
-    fn x2many_commands_are_checked_against_the_comodel() {
-        let rules: BTreeMap<ModelName, FieldRule> = [(
-            "sale.order.line".parse().unwrap(),
-            FieldRule {
-                allow: None,
-                deny: ["price_unit".into()].into(),
-            },
-        )]
-        .into();
-        let lines =
-            |line: Value| json!({"name": "S1", "order_line": [[0, 0, line], [4, 7, 0], [6, 0, [1, 2]]]});
-        check(lines(json!({"name": "Chair"})), &rules).unwrap();
-        check(
-            json!({"order_line": [[1, 3, {"name": "Desk"}]], "tag_ids": [[6, 0, [1]]]}),
-            &rules,
-        )
-        .unwrap();
-        assert!(matches!(
-            check(lines(json!({"price_unit": 1.0})), &rules),
-            Err(Checked::Field(FieldCheck::Denied { field, .. }, Place::Values)) if field == "price_unit"
-        ));
-        assert!(matches!(
-            check(json!({"order_line": [[1, 3, {"nope": 1}]]}), &BTreeMap::new()),
-            Err(Checked::Field(FieldCheck::Unknown { field, .. }, Place::Values)) if field == "nope"
-        ));
     }
 }

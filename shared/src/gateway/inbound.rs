@@ -68,6 +68,7 @@ impl Gateway {
         draft.method = Some(envelope.method_name.clone());
         draft.model = envelope.model.as_ref().map(|m| m.to_string());
         if envelope.method == Some(Method::DefaultPayload) {
+            Method::DefaultPayload.check_keys(&envelope.rest)?;
             return to_bytes(
                 &self
                     .default_payload(&config, envelope.model.as_ref(), calls)
@@ -77,15 +78,16 @@ impl Gateway {
         let model = envelope.model.clone().ok_or_else(|| {
             GatewayError::invalid_payload("missing_model", "model is required, e.g. \"res.partner\"")
         })?;
-        let method = envelope
-            .method
-            .ok_or_else(|| GatewayError::InvalidMethod(envelope.method_name.clone()))?;
+        let method = envelope.require_method()?;
         check_permission(&config, method)?;
-        if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied {
-                reason: "model_not_allowed",
-                field: None,
-            });
+        let reads_only = matches!(method, Method::Search | Method::Read);
+        let allowed = if reads_only {
+            config.allows_reading(&model)
+        } else {
+            config.allows_model(&model)
+        };
+        if !allowed {
+            return Err(GatewayError::model_not_allowed(&model));
         }
         let operation = Operation::parse(method, envelope.rest, &config.limits)?;
         let session = self.odoo.session(&config.odoo, calls).await?;
@@ -112,5 +114,6 @@ fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), Gatewa
     Err(GatewayError::PermissionDenied {
         reason: refused,
         field: None,
+        message: None,
     })
 }

@@ -2,6 +2,7 @@
 //! Framework-neutral (`http::Request<Bytes>` in, `http::Response<Bytes>` out); hosts adapt their own types.
 
 mod auth;
+mod commands;
 mod crud;
 mod inbound;
 mod log;

@@ -34,11 +34,8 @@ impl Gateway {
         let model: ModelName = model
             .parse()
             .map_err(|e| GatewayError::invalid_payload("invalid_model", format!("{model:?}: {e}")))?;
-        if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied {
-                reason: "model_not_allowed",
-                field: None,
-            });
+        if !config.allows_reading(&model) {
+            return Err(GatewayError::model_not_allowed(&model));
         }
         let calls = CallCounter::default();
         let session = self.odoo.session(&config.odoo, &calls).await?;
@@ -52,7 +49,13 @@ impl Gateway {
                 .get("values")
                 .map(|v| crate::request::parse_json(v.as_bytes()))
             {
-                None | Some(Err(_)) => Map::new(),
+                None => Map::new(),
+                Some(Err(e)) => {
+                    return Err(GatewayError::invalid_payload(
+                        "invalid_values",
+                        format!("values must be a JSON object: {e}"),
+                    ));
+                }
                 Some(Ok(Value::Object(values))) => values,
                 Some(Ok(_)) => {
                     return Err(GatewayError::invalid_payload(
@@ -74,6 +77,12 @@ impl Gateway {
             let method = query
                 .get("method")
                 .map_or("create".to_owned(), |m| m.to_ascii_lowercase());
+            if method != "create" && method != "write" {
+                return Err(GatewayError::invalid_payload(
+                    "invalid_method",
+                    format!("method={method:?} is not a schema method: use create or write"),
+                ));
+            }
             self.schema_body(&config, &session, &model, &visible, &method)
                 .await
         };
@@ -135,13 +144,11 @@ impl Gateway {
             .ok_or(GatewayError::PermissionDenied {
                 reason: "model_not_allowed",
                 field: None,
+                message: Some("this webhook allows no model".into()),
             })?,
         };
         if !config.allows_model(&model) {
-            return Err(GatewayError::PermissionDenied {
-                reason: "model_not_allowed",
-                field: None,
-            });
+            return Err(GatewayError::model_not_allowed(&model));
         }
         let session = self.odoo.session(&config.odoo, calls).await?;
         let fields: std::sync::Arc<ModelFields> = self.schemas.fields(&session, &model).await?;

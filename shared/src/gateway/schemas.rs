@@ -1,10 +1,10 @@
 //! `fields_get` answers cached per Odoo user and model for a TTL, and the loop that feeds validators.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use crate::config::{FieldRule, ModelName};
+use crate::config::{ModelName, WebhookConfig};
 use crate::error::GatewayError;
 use crate::odoo::{Catalog, FieldCheck, ModelFields, OdooSession};
 
@@ -59,10 +59,10 @@ impl SchemaCache {
     pub async fn resolve<'r, T>(
         &self,
         session: &OdooSession<'_>,
-        rules: &'r BTreeMap<ModelName, FieldRule>,
+        config: &'r WebhookConfig,
         mut check: impl FnMut(&Catalog<'r>) -> Result<T, Checked>,
     ) -> Result<T, GatewayError> {
-        let mut catalog = Catalog::new(rules);
+        let mut catalog = Catalog::new(&config.field_rules, config.rights());
         for _ in 0..MAX_MODELS_PER_REQUEST {
             match check(&catalog) {
                 Ok(value) => return Ok(value),
@@ -70,6 +70,7 @@ impl SchemaCache {
                     catalog.insert(self.fields(session, &model).await?)
                 }
                 Err(Checked::Field(problem, place)) => return Err(place.error(problem)),
+                Err(Checked::Refused(error)) => return Err(error),
             }
         }
         Err(GatewayError::invalid_payload(
@@ -91,9 +92,19 @@ pub enum Place {
 impl Place {
     fn error(self, problem: FieldCheck) -> GatewayError {
         match problem {
-            FieldCheck::Denied { field, .. } => GatewayError::PermissionDenied {
+            FieldCheck::Denied { ref field, .. } => GatewayError::PermissionDenied {
                 reason: "field_not_allowed",
-                field: Some(field),
+                field: Some(field.clone()),
+                message: Some(problem.to_string()),
+            },
+            FieldCheck::ModelNotAllowed {
+                ref model, ref path, ..
+            } => GatewayError::PermissionDenied {
+                reason: "model_not_allowed",
+                field: Some(path.clone()),
+                message: Some(format!(
+                    "{problem}; allow it with --models {model} or, for reading only, --read-models {model}"
+                )),
             },
             FieldCheck::Unknown { ref field, .. } | FieldCheck::NotRelational { ref field, .. }
                 if self != Place::Domain =>
@@ -112,6 +123,8 @@ impl Place {
 #[derive(Debug)]
 pub enum Checked {
     Field(FieldCheck, Place),
+    /// A refusal that is not about one field reference (a relation command the webhook may not run).
+    Refused(GatewayError),
 }
 
 pub trait At<T> {

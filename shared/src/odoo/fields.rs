@@ -14,6 +14,7 @@ pub const FIELD_ATTRIBUTES: &[&str] = &[
     "readonly",
     "selection",
     "related",
+    "depends",
 ];
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -48,6 +49,8 @@ pub struct FieldDef {
     pub readonly: bool,
     pub related: bool,
     pub selection: Option<Value>,
+    /// The fields (dotted paths) this one is computed from or related to: its value reveals theirs.
+    pub depends: Vec<String>,
 }
 
 /// Every field of one model that the webhook's Odoo user can see.
@@ -99,6 +102,7 @@ impl ModelFields {
                 related: attrs
                     .get("related")
                     .is_some_and(|r| !r.is_null() && r != &Value::Bool(false)),
+                depends: dependencies(attrs),
                 selection: attrs
                     .get("selection")
                     .filter(|_| type_name == "selection")
@@ -118,6 +122,28 @@ impl ModelFields {
     pub fn iter(&self) -> impl Iterator<Item = &FieldDef> {
         self.order.iter().filter_map(|n| self.fields.get(n))
     }
+}
+
+/// Most dependency paths kept per field; Odoo's longest `depends` lists are a few dozen.
+const MAX_DEPENDS: usize = 256;
+
+/// `depends` plus the `related` path (a related field may also be reported without `depends`).
+fn dependencies(attrs: &Value) -> Vec<String> {
+    let mut out: Vec<String> = attrs
+        .get("depends")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .take(MAX_DEPENDS)
+        .map(str::to_owned)
+        .collect();
+    if let Some(related) = attrs.get("related").and_then(Value::as_str)
+        && !out.iter().any(|d| d == related)
+    {
+        out.push(related.to_owned());
+    }
+    out
 }
 
 #[cfg(test)]

@@ -5,7 +5,7 @@ mod fault;
 mod fields;
 mod rpc;
 
-pub use catalog::{Catalog, FieldCheck};
+pub use catalog::{Catalog, FieldCheck, ModelRights};
 pub use fault::{FaultClass, OdooError, OdooFault};
 pub use fields::{FIELD_ATTRIBUTES, FieldDef, FieldKind, ModelFields};
 

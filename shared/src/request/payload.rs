@@ -12,8 +12,10 @@ use crate::extract::{SpecItem, spec};
 const KNOWN_KEYS: &[&str] = &[
     "model", "method", "values", "domain", "ids", "fields", "limit", "offset", "order",
 ];
-/// Most records one `create` call may make.
+/// Most records one `create` call may make (the webhook's per-call cap applies too).
 pub const MAX_CREATE_BATCH: usize = 1000;
+/// Most ids one call may name.
+pub const MAX_IDS: usize = 10_000;
 
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Method {
@@ -38,6 +40,35 @@ impl Method {
         })
     }
 
+    /// The keys besides `model` and `method` that this method reads; any other key is refused.
+    pub fn keys(self) -> &'static [&'static str] {
+        match self {
+            Self::Create => &["values"],
+            Self::Write => &["domain", "ids", "values"],
+            Self::Unlink => &["domain", "ids"],
+            Self::Search => &["domain", "fields", "limit", "offset", "order"],
+            Self::Read => &["ids", "fields"],
+            Self::DefaultPayload => &[],
+        }
+    }
+
+    /// Refuses a key that `self` does not read, naming it and the keys it does read.
+    pub fn check_keys(self, rest: &Map<String, Value>) -> Result<(), GatewayError> {
+        let keys = self.keys();
+        match rest.keys().find(|k| !keys.contains(&k.as_str())) {
+            None => Ok(()),
+            Some(key) => Err(GatewayError::invalid_payload(
+                "unused_key",
+                format!(
+                    "{key:?} has no meaning for {}; it takes model, method{}{}",
+                    self.as_str(),
+                    if keys.is_empty() { "" } else { ", " },
+                    keys.join(", ")
+                ),
+            )),
+        }
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             Self::Create => "create",
@@ -53,7 +84,7 @@ impl Method {
 /// The outer layer of a request, read before permissions are checked.
 #[derive(Clone, Debug)]
 pub struct Envelope {
-    /// As sent (lower-cased), for logs; `create` when absent, as in the original.
+    /// As sent (trimmed, lower-cased), for logs; empty when absent. Required (see `require_method`).
     pub method_name: String,
     pub method: Option<Method>,
     pub model: Option<ModelName>,
@@ -69,7 +100,7 @@ impl Envelope {
             ));
         }
         let method_name = match payload.remove("method") {
-            None | Some(Value::Null) => "create".to_owned(),
+            None | Some(Value::Null) => String::new(),
             Some(Value::String(m)) => m.trim().to_ascii_lowercase(),
             Some(other) => return Err(GatewayError::InvalidMethod(other.to_string())),
         };
@@ -93,6 +124,21 @@ impl Envelope {
             model,
             rest: payload,
         })
+    }
+}
+
+impl Envelope {
+    /// The method, which must be present: the original defaulted to `create`, so a body that forgot it made a
+    /// record. Checked after the model, as the original checks the model first.
+    pub fn require_method(&self) -> Result<Method, GatewayError> {
+        if self.method_name.is_empty() {
+            return Err(GatewayError::invalid_payload(
+                "missing_method",
+                "method is required: create, write, unlink, search, read or default_payload",
+            ));
+        }
+        self.method
+            .ok_or_else(|| GatewayError::InvalidMethod(self.method_name.clone()))
     }
 }
 
@@ -139,13 +185,14 @@ pub enum Operation {
 }
 
 impl Operation {
-    /// Validates the keys `method` uses; keys it does not use are ignored when empty-ish, as templates carry them.
-    /// Takes `rest` by value so that `values` (most of a create or write body) moves into the operation uncopied.
+    /// Validates the keys `method` uses and refuses any other. Takes `rest` by value so that `values` (most of a
+    /// create or write body) moves into the operation uncopied.
     pub fn parse(
         method: Method,
         mut rest: Map<String, Value>,
         limits: &Limits,
     ) -> Result<Self, GatewayError> {
+        method.check_keys(&rest)?;
         let rest = &mut rest;
         Ok(match method {
             Method::Create => {
@@ -285,6 +332,10 @@ fn ids(rest: &Map<String, Value>) -> Result<Option<Vec<i64>>, GatewayError> {
     match rest.get("ids") {
         None | Some(Value::Null) => Ok(None),
         Some(Value::Array(list)) if list.is_empty() => Ok(None),
+        Some(Value::Array(list)) if list.len() > MAX_IDS => Err(GatewayError::invalid_payload(
+            "too_many_ids",
+            format!("a call may name at most {MAX_IDS} ids"),
+        )),
         Some(Value::Array(list)) => list
             .iter()
             .map(|v| positive(v).ok_or_else(bad))
@@ -332,7 +383,7 @@ mod tests {
 
     fn op(v: Value) -> Result<Operation, GatewayError> {
         let env = envelope(v)?;
-        Operation::parse(env.method.unwrap(), env.rest, &Limits::default())
+        Operation::parse(env.require_method()?, env.rest, &Limits::default())
     }
 
     fn reason(r: Result<Operation, GatewayError>) -> &'static str {
@@ -344,8 +395,15 @@ mod tests {
 
     #[test]
     fn envelope_defaults_to_create_and_checks_keys() {
-        let env = envelope(json!({"model": "res.partner"})).unwrap();
-        assert_eq!(env.method, Some(Method::Create));
+        assert!(matches!(
+            envelope(json!({"model": "res.partner", "values": {"name": "A"}}))
+                .unwrap()
+                .require_method(),
+            Err(GatewayError::InvalidPayload {
+                reason: "missing_method",
+                ..
+            })
+        ));
         let env = envelope(json!({"model": "res.partner", "method": "SEARCH"})).unwrap();
         assert_eq!(env.method, Some(Method::Search));
         assert_eq!(
@@ -379,14 +437,17 @@ mod tests {
             Operation::Create { batch: false, .. }
         ));
         let Operation::Create { values, batch } =
-            op(json!({"values": [{"name": "A"}, {"name": "B"}]})).unwrap()
+            op(json!({"method": "create", "values": [{"name": "A"}, {"name": "B"}]})).unwrap()
         else {
             panic!()
         };
         assert!(batch && values.len() == 2);
-        assert_eq!(reason(op(json!({"values": []}))), "invalid_values");
-        assert_eq!(reason(op(json!({"values": [1]}))), "invalid_values");
-        assert_eq!(reason(op(json!({"values": "name=A"}))), "invalid_values");
+        for values in [json!([]), json!([1]), json!("name=A")] {
+            assert_eq!(
+                reason(op(json!({"method": "create", "values": values}))),
+                "invalid_values"
+            );
+        }
     }
 
     #[test]
@@ -457,6 +518,23 @@ mod tests {
         assert!(fields.is_none());
         assert!(
             matches!(op(json!({"method": "search", "fields": ["a b"]})), Err(GatewayError::InvalidField { field, .. }) if field == "a b")
+        );
+    }
+
+    #[test]
+    fn keys_a_method_does_not_read_are_refused() {
+        for body in [
+            json!({"method": "read", "ids": [1], "domain": [["id", "=", 1]]}),
+            json!({"method": "create", "values": {}, "ids": [1]}),
+            json!({"method": "unlink", "ids": [1], "values": {"name": "x"}}),
+            json!({"method": "search", "values": {}}),
+        ] {
+            assert_eq!(reason(op(body.clone())), "unused_key", "{body}");
+        }
+        let many: Vec<i64> = (1..=MAX_IDS as i64 + 1).collect();
+        assert_eq!(
+            reason(op(json!({"method": "unlink", "ids": many}))),
+            "too_many_ids"
         );
     }
 
