@@ -24,6 +24,7 @@ pub struct WebhookView {
     pub permissions: Permissions,
     /// `"all"` or the list of model names.
     pub models: serde_json::Value,
+    pub read_models: Vec<String>,
     pub field_rules: BTreeMap<String, FieldRule>,
     pub limits: Limits,
     pub allowed_verbs: Vec<&'static str>,
@@ -55,6 +56,7 @@ impl WebhookView {
             },
             permissions: config.permissions,
             models: models_json(&config.models),
+            read_models: config.read_models.iter().map(ToString::to_string).collect(),
             field_rules: config
                 .field_rules
                 .iter()
@@ -82,6 +84,9 @@ impl WebhookView {
             self.odoo.url, self.odoo.db, self.odoo.login
         );
         println!("  models:       {}", models_text(&self.models));
+        if !self.read_models.is_empty() {
+            println!("  read models:  {}", self.read_models.join(", "));
+        }
         let p = self.permissions;
         println!(
             "  permissions:  create={} write={} unlink={}",

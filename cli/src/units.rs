@@ -47,6 +47,14 @@ pub struct ModelFields {
     pub fields: BTreeSet<String>,
 }
 
+/// A model name, or nothing for an empty value (`--read-models ''` clears the list).
+pub fn parse_optional_model(text: &str) -> Result<Option<ModelName>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_model(text).map(Some)
+}
+
 pub fn parse_model_fields(text: &str) -> Result<ModelFields, String> {
     let (model, fields) = text
         .split_once(':')

@@ -71,6 +71,9 @@ pub struct CreateArgs {
     /// Allow every model the Odoo user can access.
     #[arg(long)]
     all_models: bool,
+    /// Comma-separated models calls may only read (searches, nested specs, dotted paths, domains), e.g. res.country
+    #[arg(long, value_delimiter = ',', value_parser = parse_model)]
+    read_models: Vec<ModelName>,
     #[arg(long)]
     can_unlink: bool,
     #[arg(long)]
@@ -166,7 +169,8 @@ async fn create(global: &Global, store: &dyn ConfigStore, args: CreateArgs) -> a
             can_unlink: args.can_unlink,
         },
     };
-    let (config, secret) = WebhookConfig::create(new, OffsetDateTime::now_utc());
+    let (mut config, secret) = WebhookConfig::create(new, OffsetDateTime::now_utc());
+    config.read_models = args.read_models.into_iter().collect();
     store.create(&config).await.context("cannot store the webhook")?;
     let url = webhook_url(&args.public_url.value, &config.id);
     if global.json {

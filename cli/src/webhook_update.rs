@@ -6,7 +6,7 @@ use bitconn::store::ConfigStore;
 use clap::Args;
 
 use crate::Global;
-use crate::units::{ModelFields, parse_model, parse_model_fields};
+use crate::units::{ModelFields, parse_model, parse_model_fields, parse_optional_model};
 use crate::webhook::{PublicUrl, check_odoo_url, fetch, model_choice, require, show};
 
 #[derive(Args)]
@@ -21,6 +21,9 @@ pub struct UpdateArgs {
     /// Allow every model the Odoo user can access.
     #[arg(long)]
     all_models: bool,
+    /// Replace the read-only models with this comma-separated list (an empty value clears it).
+    #[arg(long, value_delimiter = ',', value_parser = parse_optional_model, num_args = 0..=1, default_missing_value = "")]
+    read_models: Option<Vec<Option<ModelName>>>,
     #[arg(long, value_name = "true|false")]
     can_create: Option<bool>,
     #[arg(long, value_name = "true|false")]
@@ -81,6 +84,9 @@ fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
     }
     if let Some(models) = model_choice(args.models, args.all_models) {
         config.models = models;
+    }
+    if let Some(read_models) = args.read_models {
+        config.read_models = read_models.into_iter().flatten().collect();
     }
     let p = &mut config.permissions;
     p.can_create = args.can_create.unwrap_or(p.can_create);

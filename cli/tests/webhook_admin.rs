@@ -116,6 +116,15 @@ fn webhook_lifecycle_with_json_output() {
     );
     assert_eq!(updated["version"], 2);
 
+    let readers = json(webhook(
+        &store,
+        &["update", &id, "--read-models", "res.country,res.users", "--json"],
+    ));
+    assert_eq!(readers["read_models"], serde_json::json!(["res.country", "res.users"]));
+    assert_eq!(readers["models"], serde_json::json!(["crm.lead"]));
+    let cleared = json(webhook(&store, &["update", &id, "--read-models", "", "--json"]));
+    assert_eq!(cleared["read_models"], serde_json::json!([]));
+
     let all = json(webhook(&store, &["update", &id, "--all-models", "--json"]));
     assert_eq!(all["models"], "all");
     assert_eq!(

@@ -170,7 +170,9 @@ impl GatewayError {
                 json!({"message": self.to_string(), "matched": matched, "max": max})
             }
             Self::PayloadTooLarge { limit } => json!({"message": self.to_string(), "limit": limit}),
-            Self::Odoo(OdooError::Fault(fault)) => json!({"kind": fault.kind(), "message": fault.message}),
+            Self::Odoo(OdooError::Fault(fault)) => {
+                json!({"kind": fault.kind(), "message": fault.public_message()})
+            }
             Self::Odoo(OdooError::AuthenticationFailed { .. }) => {
                 json!({"kind": "AccessDenied", "message": "Odoo rejected this webhook's Odoo login or API key"})
             }

@@ -31,7 +31,37 @@ const INPUT_EXCEPTIONS: &[&str] = &[
     "IndexError",
 ];
 
+/// Longest fault message passed on to a caller.
+const MAX_PUBLIC_MESSAGE_CHARS: usize = 2000;
+/// Lines from which on a database message shows SQL or row contents (psycopg2's `LINE 1: …`, `DETAIL: …`).
+const SQL_DETAIL_MARKERS: &[&str] = &["LINE ", "DETAIL:", "CONTEXT:", "HINT:", "QUERY:", "SQL:"];
+
 impl OdooFault {
+    /// The message as a caller may see it: the human part of Odoo's message, without SQL, row contents or
+    /// internals. A server-side failure says only its kind; the whole fault goes to the gateway's own log.
+    pub fn public_message(&self) -> String {
+        if self.class() == FaultClass::Server {
+            return format!(
+                "Odoo failed while handling the call ({}); the details are in the gateway's log",
+                self.kind()
+            );
+        }
+        let mut kept: Vec<&str> = Vec::new();
+        for line in self.message.lines() {
+            let trimmed = line.trim_start();
+            if SQL_DETAIL_MARKERS.iter().any(|m| trimmed.starts_with(m)) {
+                break;
+            }
+            kept.push(line);
+        }
+        let text = kept.join("\n");
+        let text = text.trim_end();
+        match text.char_indices().nth(MAX_PUBLIC_MESSAGE_CHARS) {
+            Some((cut, _)) => format!("{}…", &text[..cut]),
+            None => text.to_owned(),
+        }
+    }
+
     /// The exception's class name: the last segment of `data.name` (`ValidationError`, `AccessDenied`, …).
     pub fn kind(&self) -> &str {
         self.name.rsplit('.').next().unwrap_or(&self.name)
@@ -98,6 +128,36 @@ mod tests {
         assert_eq!(fault("odoo.exceptions.ValidationError").kind(), "ValidationError");
         assert_eq!(fault("builtins.ValueError").kind(), "ValueError");
         assert_eq!(fault("Weird").kind(), "Weird");
+    }
+
+    #[test]
+    fn public_messages_keep_the_human_part_only() {
+        let sql = OdooFault {
+            name: "psycopg2.errors.NotNullViolation".into(),
+            message: "null value in column \"name\" violates not-null constraint\nDETAIL:  Failing row contains (7, secret).\nLINE 1: INSERT INTO \"res_partner\" ...".into(),
+        };
+        assert_eq!(sql.public_message(), "null value in column \"name\" violates not-null constraint");
+        let cast = OdooFault {
+            name: "psycopg2.errors.InvalidTextRepresentation".into(),
+            message: "invalid input syntax for type integer: \"x\"\nLINE 1: ...FROM \"res_partner\" WHERE id = 'x'\n  ^".into(),
+        };
+        assert!(!cast.public_message().contains("FROM"));
+        let server = OdooFault {
+            name: "builtins.AttributeError".into(),
+            message: "'NoneType' object has no attribute 'id' in /opt/odoo/addons/x.py".into(),
+        };
+        assert!(!server.public_message().contains("/opt/odoo"));
+        assert!(server.public_message().contains("AttributeError"));
+        let user = OdooFault {
+            name: "odoo.exceptions.UserError".into(),
+            message: "You cannot do that.\n\nReason: locked".into(),
+        };
+        assert_eq!(user.public_message(), user.message);
+        let long = OdooFault {
+            name: "odoo.exceptions.ValidationError".into(),
+            message: "x".repeat(10_000),
+        };
+        assert!(long.public_message().chars().count() <= MAX_PUBLIC_MESSAGE_CHARS + 1);
     }
 
     #[test]
