@@ -1,6 +1,6 @@
 //! The model registry: field definitions from the corpus's `fields_get` dumps, `_order`, `_description`.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 
 use serde_json::{Map, Value};
 
@@ -69,6 +69,10 @@ pub struct Field {
     pub store: bool,
     pub readonly: bool,
     pub related: bool,
+    /// `related` path (`partner_id.customer_rank`) of a related field.
+    pub related_path: Option<String>,
+    /// Whether a domain may filter on it (non-stored fields need a search method in Odoo).
+    pub searchable: bool,
     pub selection: Option<Vec<String>>,
     /// Every `fields_get` attribute, for `fields_get` itself.
     pub attrs: Map<String, Value>,
@@ -82,6 +86,8 @@ pub struct Model {
     pub fields: Vec<Field>,
     pub index: HashMap<String, usize>,
     pub order: String,
+    /// Fields the corpus's data file records values of (`None`: no data file, every row is the simulator's own).
+    pub recorded: Option<HashSet<String>>,
 }
 
 impl Model {
@@ -168,12 +174,24 @@ impl Registry {
                 .models
                 .entry((*name).to_owned())
                 .or_insert_with(|| empty_model(name));
+            let recorded = model.recorded.get_or_insert_with(HashSet::new);
+            for name in file.get("fields").and_then(Value::as_array).into_iter().flatten() {
+                if let Some(name) = name.as_str() {
+                    recorded.insert(name.to_owned());
+                }
+            }
+            recorded.insert("id".to_owned());
             let Some(records) = file.get("records").and_then(Value::as_array) else {
                 continue;
             };
             for rec in records {
                 let Some(obj) = rec.as_object() else { continue };
                 for (fname, v) in obj {
+                    if let Some(recorded) = model.recorded.as_mut()
+                        && !recorded.contains(fname)
+                    {
+                        recorded.insert(fname.clone());
+                    }
                     if model.index.contains_key(fname) {
                         continue;
                     }
@@ -217,6 +235,7 @@ fn empty_model(name: &str) -> Model {
             .map_or_else(|| name.to_owned(), |(_, d)| (*d).to_owned()),
         fields: Vec::new(),
         index: HashMap::new(),
+        recorded: None,
         order: ORDERS
             .iter()
             .find(|(m, _)| *m == name)
@@ -246,6 +265,8 @@ fn field_from_attrs(name: &str, attrs: &Map<String, Value>) -> Field {
         store: b("store"),
         readonly: b("readonly"),
         related: attrs.contains_key("related"),
+        related_path: s("related"),
+        searchable: attrs.get("searchable").and_then(Value::as_bool).unwrap_or(true),
         selection,
         attrs: attrs.clone(),
     }
@@ -268,6 +289,8 @@ fn inferred_field(name: &str, v: &Value) -> Field {
         store: true,
         readonly: false,
         related: false,
+        related_path: None,
+        searchable: true,
         selection: None,
         attrs: Map::new(),
     }

@@ -1,5 +1,5 @@
-//! Answers that must match real Odoo 18 over HTTP: ids read without checking and a sales order's addresses
-//! computed from its customer.
+//! Answers that must match real Odoo 18 over HTTP: ids read without checking, searches on computed fields,
+//! fields the corpus does not record, and a sales order's addresses computed from its customer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
@@ -40,6 +40,155 @@ async fn only_the_id_of_a_missing_record_is_read_without_checking() {
         .ok("res.partner", "read", json!([[15, 999999], ["name"]]), json!({}))
         .await;
     assert_eq!(r, json!([{"id": 15, "name": "Azure Interior"}]));
+}
+
+#[tokio::test]
+async fn counters_are_computed_and_unsearchable_leaves_ignored_as_odoo_does() {
+    let odoo = Odoo::start().await;
+    let r = odoo
+        .ok(
+            "product.template",
+            "read",
+            json!([[9, 16, 1], ["product_variant_count"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r,
+        json!([{"id": 9, "product_variant_count": 5}, {"id": 16, "product_variant_count": 2},
+            {"id": 1, "product_variant_count": 1}])
+    );
+    let r = odoo
+        .ok(
+            "product.product",
+            "read",
+            json!([[23], ["product_variant_count"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!([{"id": 23, "product_variant_count": 2}]));
+    // Not stored and not searchable: Odoo logs an error and drops the leaf, so every template matches.
+    let domain = json!([[["product_variant_count", ">", 1]]]);
+    let r = odoo
+        .ok("product.template", "search_count", domain.clone(), json!({}))
+        .await;
+    assert_eq!(r, json!(36));
+    let all = odoo
+        .ok("product.template", "search", json!([[]]), json!({}))
+        .await;
+    assert_eq!(
+        odoo.ok("product.template", "search", domain, json!({})).await,
+        all
+    );
+    // A partner's order count follows new orders.
+    let before = odoo
+        .ok(
+            "res.partner",
+            "read",
+            json!([[10], ["sale_order_count"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(before[0]["sale_order_count"], json!(2));
+    odoo.ok("sale.order", "create", json!([{"partner_id": 36}]), json!({}))
+        .await;
+    let after = odoo
+        .ok(
+            "res.partner",
+            "read",
+            json!([[10, 36], ["sale_order_count"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        after,
+        json!([{"id": 10, "sale_order_count": 3}, {"id": 36, "sale_order_count": 1}])
+    );
+}
+
+#[tokio::test]
+async fn searching_a_field_without_values_is_refused() {
+    let odoo = Odoo::start().await;
+    let (name, message) = odoo
+        .err(
+            "res.country",
+            "search",
+            json!([[["zip_required", "=", true]]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(name, "builtins.ValueError");
+    assert!(message.contains("res.country.zip_required"), "{message}");
+    // res.company's `active` is not recorded: no implicit filter on it, and no filter by it.
+    let r = odoo.ok("res.company", "search", json!([[]]), json!({})).await;
+    assert_eq!(r, json!([1]));
+    let (name, _) = odoo
+        .err(
+            "res.company",
+            "search",
+            json!([[["active", "=", true]]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(name, "builtins.ValueError");
+    // Related fields are searched through their path.
+    let r = odoo
+        .ok(
+            "res.users",
+            "search",
+            json!([[["customer_rank", ">", 0]]]),
+            json!({}),
+        )
+        .await;
+    let expected = odoo
+        .ok(
+            "res.users",
+            "search",
+            json!([[["partner_id.customer_rank", ">", 0]]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, expected);
+}
+
+#[tokio::test]
+async fn fields_the_corpus_does_not_record_are_left_out() {
+    let odoo = Odoo::start().await;
+    let r = odoo.ok("res.country", "read", json!([[20]]), json!({})).await;
+    let belgium = r[0].as_object().unwrap();
+    assert_eq!(belgium["name"], json!("Belgium"));
+    assert_eq!(belgium["code"], json!("BE"));
+    assert_eq!(belgium["currency_id"], json!([125, "EUR"]));
+    assert_eq!(
+        belgium["image_url"],
+        json!("/base/static/img/country_flags/be.png")
+    );
+    assert_eq!(belgium["state_ids"], json!([]));
+    for unknown in [
+        "address_format",
+        "zip_required",
+        "vat_label",
+        "create_date",
+        "country_group_ids",
+    ] {
+        assert!(
+            !belgium.contains_key(unknown),
+            "{unknown} read as {:?}",
+            belgium.get(unknown)
+        );
+    }
+    let r = odoo
+        .ok(
+            "res.country",
+            "read",
+            json!([[20], ["name", "zip_required"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!([{"id": 20, "name": "Belgium"}]));
+    let spec = json!({"specification": {"name": {}, "vat_label": {}}});
+    let r = odoo.ok("res.country", "web_read", json!([[20]]), spec).await;
+    assert_eq!(r, json!([{"id": 20, "name": "Belgium"}]));
 }
 
 #[tokio::test]

@@ -4,6 +4,7 @@ use std::collections::HashSet;
 
 use serde_json::Value;
 
+use super::parse::MAX_DOMAIN_DEPTH;
 use super::{Leaf, Node, Op, like_match};
 use crate::db::Record;
 use crate::error::{OdooError, OdooResult};
@@ -16,6 +17,8 @@ use crate::registry::{Field, Kind, Model};
 pub enum CNode {
     True,
     False,
+    /// A leaf Odoo ignores (a non-stored field without a search method); only a leaf compiles to it.
+    Ignored,
     Not(Box<CNode>),
     And(Vec<CNode>),
     Or(Vec<CNode>),
@@ -65,21 +68,31 @@ impl<'e, 'a> Evaluator<'e, 'a> {
 
     /// Resolves fields and precomputes name and hierarchy matches.
     pub fn compile(&self, model: &Model, node: &Node) -> OdooResult<CNode> {
+        self.compile_at(model, node, false)
+    }
+
+    /// `negated`: under an odd number of `!`, which Odoo pushes into the leaves before it reads them.
+    fn compile_at(&self, model: &Model, node: &Node, negated: bool) -> OdooResult<CNode> {
         Ok(match node {
             Node::True => CNode::True,
             Node::False => CNode::False,
-            Node::Not(n) => CNode::Not(Box::new(self.compile(model, n)?)),
+            Node::Not(n) => CNode::Not(Box::new(self.compile_at(model, n, !negated)?)),
             Node::And(v) => CNode::And(
                 v.iter()
-                    .map(|n| self.compile(model, n))
+                    .map(|n| self.compile_at(model, n, negated))
                     .collect::<OdooResult<_>>()?,
             ),
             Node::Or(v) => CNode::Or(
                 v.iter()
-                    .map(|n| self.compile(model, n))
+                    .map(|n| self.compile_at(model, n, negated))
                     .collect::<OdooResult<_>>()?,
             ),
-            Node::Leaf(leaf) => self.compile_leaf(model, leaf)?,
+            Node::Leaf(leaf) => match self.compile_leaf(model, leaf, 0)? {
+                // Odoo drops the (negated) leaf: true once the negations above it are applied.
+                CNode::Ignored if negated => CNode::False,
+                CNode::Ignored => CNode::True,
+                c => c,
+            },
         })
     }
 
@@ -91,7 +104,15 @@ impl<'e, 'a> Evaluator<'e, 'a> {
             .ok_or_else(|| OdooError::value(format!("Unknown model {rel}")))
     }
 
-    fn compile_leaf(&self, model: &Model, leaf: &Leaf) -> OdooResult<CNode> {
+    /// `hops`: fields followed so far (path segments and related fields), bounded like the domain's depth.
+    fn compile_leaf(&self, model: &Model, leaf: &Leaf, hops: usize) -> OdooResult<CNode> {
+        if hops > 2 * MAX_DOMAIN_DEPTH {
+            return Err(OdooError::value(format!(
+                "Domain nested too deeply: more than {} fields followed in leaf {}",
+                2 * MAX_DOMAIN_DEPTH,
+                leaf.repr()
+            )));
+        }
         let (head, rest) = match leaf.path.split_once('.') {
             Some((h, r)) => (h, Some(r)),
             None => (leaf.path.as_str(), None),
@@ -104,6 +125,23 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 leaf.repr()
             )));
         };
+        if !field.store && field.name != "id" {
+            if !field.searchable {
+                // Odoo logs "Non-stored field ... cannot be searched." and ignores the leaf.
+                return Ok(CNode::Ignored);
+            }
+            if let Some(related) = &field.related_path {
+                let path = rest.map_or_else(|| related.clone(), |r| format!("{related}.{r}"));
+                let through = Leaf { path, ..leaf.clone() };
+                return self.compile_leaf(model, &through, hops + 1);
+            }
+        }
+        if !self.env.knows(model, field) {
+            return Err(OdooError::value(format!(
+                "Cannot search {}.{}: the simulator has no values for this field (the corpus does not record it)",
+                model.name, field.name
+            )));
+        }
         if model.name == "res.partner" && head == "display_name" && rest.is_none() && names_value(&leaf.value)
         {
             return self.partner_name_search(model, leaf);
@@ -121,7 +159,10 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 path: rest.to_owned(),
                 ..leaf.clone()
             };
-            let sub = self.compile_leaf(comodel, &sub_leaf)?;
+            let sub = match self.compile_leaf(comodel, &sub_leaf, hops + 1)? {
+                CNode::Ignored => CNode::True,
+                c => c,
+            };
             let sub = self.with_active(comodel, field, sub, false);
             return Ok(CNode::Any {
                 field: field.clone(),
@@ -203,7 +244,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
 
     /// Adds the comodel's implicit `active` filter to an x2many sub-domain.
     fn with_active(&self, comodel: &Model, field: &Field, sub: CNode, explicit: bool) -> CNode {
-        if field.kind == Kind::Many2one || explicit || !comodel.has_active() || !self.env.active_test() {
+        if field.kind == Kind::Many2one || explicit || !self.env.filters_active(comodel) {
             return sub;
         }
         match comodel.field("active") {
@@ -295,7 +336,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
     /// Whether row `id` of `model` matches the compiled domain.
     pub fn matches(&self, model: &Model, id: i64, rec: &Record, node: &CNode) -> bool {
         match node {
-            CNode::True => true,
+            CNode::True | CNode::Ignored => true,
             CNode::False => false,
             CNode::Not(n) => !self.matches(model, id, rec, n),
             CNode::And(v) => v.iter().all(|n| self.matches(model, id, rec, n)),

@@ -71,6 +71,14 @@ fn ids(v: Option<&Value>) -> Vec<i64> {
         .unwrap_or_default()
 }
 
+/// The thread's lists the simulator keeps (messages, followers).
+const THREAD_LISTS: &[&str] = &["message_ids", "message_follower_ids", "message_partner_ids"];
+
+/// Whether the simulator keeps the values of `field` of a thread model itself.
+pub fn computes(model: &Model, field: &str) -> bool {
+    is_thread(model) && THREAD_LISTS.contains(&field)
+}
+
 pub fn x2many(env: &Env<'_>, model: &Model, id: i64, rec: &Record, field: &Field) -> Option<Vec<i64>> {
     if !is_thread(model) {
         return None;

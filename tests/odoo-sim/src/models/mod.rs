@@ -2,6 +2,7 @@
 //! side effects and business methods of partners, sales, invoices, leads and the mail thread.
 
 mod account;
+mod computed;
 mod crm;
 mod mail;
 mod partner;
@@ -33,20 +34,19 @@ pub fn display_name(env: &Env<'_>, model: &str, id: i64, rec: &Record) -> Value 
     }
 }
 
-/// Values of fields a row does not store.
+/// Values of fields the simulator computes (see [`computes`]).
 pub fn computed(env: &Env<'_>, model: &Model, id: i64, rec: &Record, field: &Field) -> Option<Value> {
-    let _ = (env, id, rec);
-    match (model.name.as_str(), field.name.as_str()) {
-        ("crm.lead", "company_currency") => Some(json!(1)),
-        ("res.partner", "company_type") => {
-            Some(json!(if rec.get("is_company") == Some(&Value::Bool(true)) {
-                "company"
-            } else {
-                "person"
-            }))
-        }
-        _ => None,
-    }
+    computed::value(env, model, id, rec, field)
+}
+
+/// Whether the simulator computes `model.field` from other values.
+pub fn computes(model: &str, field: &str) -> bool {
+    computed::computes(model, field)
+}
+
+/// Whether the simulator produces values for `field` itself (computed fields and the mail thread's lists).
+pub fn knows(model: &Model, field: &str) -> bool {
+    computes(&model.name, field) || mail::computes(model, field)
 }
 
 /// x2many values computed from other tables (the mail thread's messages and followers).

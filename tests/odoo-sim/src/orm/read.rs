@@ -54,6 +54,10 @@ pub fn read(
         let mut obj = Map::with_capacity(fields.len() + 1);
         obj.insert("id".into(), Value::from(id));
         for f in &fields {
+            if !rec.contains_key(&f.name) && !env.knows(model, f) {
+                // No value to give: left out rather than shown as an empty value Odoo would not answer.
+                continue;
+            }
             let v = env.value_of(model, id, rec, f);
             obj.insert(f.name.clone(), shape(env, f, v, classic));
         }

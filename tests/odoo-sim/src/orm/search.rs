@@ -19,7 +19,7 @@ pub fn filter(env: &Env<'_>, model: &Model, domain: &Value) -> OdooResult<Vec<i6
 /// Like [`filter`] with an already parsed domain.
 pub fn filter_node(env: &Env<'_>, model: &Model, node: Node) -> OdooResult<Vec<i64>> {
     let mut parts = vec![];
-    if model.has_active() && env.active_test() && !domain::has_active_leaf(&node) {
+    if env.filters_active(model) && !domain::has_active_leaf(&node) {
         parts.push(Node::Leaf(Leaf {
             path: "active".into(),
             op: Op::Eq,

@@ -87,6 +87,9 @@ fn read_level(
         obj.insert("id".into(), Value::from(id));
         for (name, sub) in spec {
             let Some(field) = model.field(name) else { continue };
+            if !rec.contains_key(name) && !env.knows(model, field) {
+                continue;
+            }
             let v = env.value_of(model, id, rec, field);
             let sub_fields = sub.get("fields").and_then(Value::as_object);
             let mut ctx = env.ctx.clone();
