@@ -31,6 +31,8 @@ pub struct Db {
 
 /// Counter key of the `sale.order` ir.sequence.
 pub const SEQ_SALE_ORDER: &str = "ir.sequence:sale.order";
+/// Counter key of ir.sequence ids (res.company's defaults create one).
+pub const SEQ_IR_SEQUENCE: &str = "ir.sequence";
 /// Counter key of mail.followers ids.
 pub const SEQ_FOLLOWERS: &str = "mail.followers";
 /// Counter key of mail.tracking.value ids.
@@ -105,12 +107,16 @@ impl Db {
                 }
             }
         }
+        let mut next_sequence = 1;
         for seq in sequences
             .get("ir_sequence")
             .and_then(Value::as_array)
             .into_iter()
             .flatten()
         {
+            if let Some(id) = seq.get("id").and_then(Value::as_i64) {
+                next_sequence = next_sequence.max(id + 1);
+            }
             if let (Some(code), Some(next)) = (
                 seq.get("code").and_then(Value::as_str),
                 seq.get("number_next_actual").and_then(Value::as_i64),
@@ -118,6 +124,9 @@ impl Db {
                 db.counters.insert(format!("ir.sequence:{code}"), next);
             }
         }
+        db.counters
+            .entry(SEQ_IR_SEQUENCE.to_owned())
+            .or_insert(next_sequence);
         db.names = Arc::new(names);
         db
     }

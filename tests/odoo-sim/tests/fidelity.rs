@@ -1,11 +1,13 @@
-//! Answers that must match real Odoo 18 over HTTP: ids read without checking, searches on computed fields,
-//! fields the corpus does not record, and a sales order's addresses computed from its customer.
+//! Answers that must match real Odoo 18 over HTTP: ids read without checking, defaults, searches on computed
+//! fields, fields the corpus does not record, and a sales order's addresses computed from its customer.
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 mod common;
 
 use common::Odoo;
-use serde_json::json;
+use serde_json::{Value, json};
+
+const INTEGRATOR: i64 = 8;
 
 #[tokio::test]
 async fn only_the_id_of_a_missing_record_is_read_without_checking() {
@@ -40,6 +42,182 @@ async fn only_the_id_of_a_missing_record_is_read_without_checking() {
         .ok("res.partner", "read", json!([[15, 999999], ["name"]]), json!({}))
         .await;
     assert_eq!(r, json!([{"id": 15, "name": "Azure Interior"}]));
+}
+
+fn is_datetime(v: &Value) -> bool {
+    let Some(s) = v.as_str() else { return false };
+    let b = s.as_bytes();
+    b.len() == 19
+        && b.iter().enumerate().all(|(i, c)| match i {
+            4 | 7 => *c == b'-',
+            10 => *c == b' ',
+            13 | 16 => *c == b':',
+            _ => c.is_ascii_digit(),
+        })
+}
+
+#[tokio::test]
+async fn defaults_are_odoos() {
+    let odoo = Odoo::start().await;
+    let fields = json!([
+        "name",
+        "locked",
+        "date_order",
+        "company_id",
+        "state",
+        "partner_id",
+        "user_id"
+    ]);
+    let r = odoo
+        .ok("sale.order", "default_get", json!([fields]), json!({}))
+        .await;
+    assert_eq!(r["name"], json!("New"));
+    assert_eq!(r["locked"], json!(false));
+    assert_eq!(r["company_id"], json!(1));
+    assert!(is_datetime(&r["date_order"]), "{r}");
+    assert_eq!(r.as_object().unwrap().len(), 5, "{r}");
+    let r = odoo
+        .ok(
+            "account.move",
+            "default_get",
+            json!([["auto_post", "move_type"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!({"auto_post": "no", "move_type": "entry"}));
+    let fields = json!([
+        "color",
+        "expected_revenue",
+        "recurring_revenue",
+        "message_bounce",
+        "user_id",
+        "name"
+    ]);
+    let r = odoo
+        .ok("crm.lead", "default_get", json!([fields]), json!({}))
+        .await;
+    assert_eq!(
+        r,
+        json!({"color": 0, "expected_revenue": 0.0, "recurring_revenue": 0.0, "message_bounce": 0, "user_id": 2})
+    );
+    let r = odoo
+        .call_as(
+            INTEGRATOR,
+            odoo_sim::DEFAULT_INTEGRATOR_API_KEY,
+            "crm.lead",
+            "default_get",
+            json!([["user_id"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["result"], json!({"user_id": INTEGRATOR}), "{r}");
+    // These two define default_get without @api.model: the only positional argument is taken for the ids.
+    let (name, message) = odoo
+        .err(
+            "product.template",
+            "default_get",
+            json!([["name", "type"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(name, "builtins.TypeError");
+    assert_eq!(
+        message,
+        "ProductTemplate.default_get() missing 1 required positional argument: 'fields_list'"
+    );
+    let r = odoo
+        .ok(
+            "product.template",
+            "default_get",
+            json!([[], ["type", "sale_ok"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!({"type": "consu", "sale_ok": true}));
+    let r = odoo
+        .ok(
+            "product.product",
+            "default_get",
+            json!([["taxes_id", "uom_id"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!({"taxes_id": [[6, 0, [1]]], "uom_id": 1}));
+}
+
+#[tokio::test]
+async fn random_and_dated_defaults_have_odoos_shape() {
+    let odoo = Odoo::start().await;
+    let r = odoo
+        .ok("crm.tag", "default_get", json!([["color", "name"]]), json!({}))
+        .await;
+    let color = r["color"].as_i64().unwrap();
+    assert!((1..=11).contains(&color), "{r}");
+    let r = odoo
+        .ok("discuss.channel", "default_get", json!([["uuid"]]), json!({}))
+        .await;
+    let uuid = r["uuid"].as_str().unwrap();
+    assert_eq!(uuid.len(), 10, "{r}");
+    assert!(uuid.chars().all(|c| c.is_ascii_alphanumeric()), "{r}");
+    let r = odoo
+        .call_as(
+            INTEGRATOR,
+            odoo_sim::DEFAULT_INTEGRATOR_API_KEY,
+            "mail.message",
+            "default_get",
+            json!([["author_id", "date", "message_type"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r["result"]["author_id"], json!(42), "{r}");
+    assert!(is_datetime(&r["result"]["date"]), "{r}");
+    // Every call creates a batch payment sequence; the opening date is the first day of this year.
+    let fields = json!([["batch_payment_sequence_id", "account_opening_date", "currency_id"]]);
+    let first = odoo
+        .ok("res.company", "default_get", fields.clone(), json!({}))
+        .await;
+    let second = odoo.ok("res.company", "default_get", fields, json!({})).await;
+    assert_eq!(first["batch_payment_sequence_id"], json!(5), "{first}");
+    assert_eq!(second["batch_payment_sequence_id"], json!(6), "{second}");
+    let year = time::OffsetDateTime::now_utc().year();
+    assert_eq!(first["account_opening_date"], json!(format!("{year}-01-01")));
+}
+
+#[tokio::test]
+async fn created_records_get_the_defaults() {
+    let odoo = Odoo::start().await;
+    let id = odoo
+        .ok("res.partner", "create", json!([{"name": "Defaults"}]), json!({}))
+        .await;
+    let r = odoo
+        .ok(
+            "res.partner",
+            "read",
+            json!([[id], ["sale_warn", "invoice_warn", "trust"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        r,
+        json!([{"id": id, "sale_warn": "no-message", "invoice_warn": "no-message", "trust": "normal"}])
+    );
+    let id = odoo
+        .ok(
+            "uom.uom",
+            "create",
+            json!([{"name": "Half dozen", "category_id": 1}]),
+            json!({}),
+        )
+        .await;
+    let r = odoo
+        .ok(
+            "uom.uom",
+            "read",
+            json!([[id], ["uom_type", "rounding"]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(r, json!([{"id": id, "uom_type": "reference", "rounding": 0.01}]));
 }
 
 #[tokio::test]

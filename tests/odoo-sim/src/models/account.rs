@@ -4,7 +4,6 @@ use serde_json::{Value, json};
 
 use crate::db::{Record, today_plus};
 use crate::error::{OdooError, OdooResult};
-use crate::orm::Env;
 use crate::orm::create::{MutEnv, create_one};
 
 /// Display types of lines listed in `invoice_line_ids`.
@@ -30,18 +29,6 @@ pub fn display_name(rec: &Record) -> Value {
         return json!(format!("{label} {}", if name == "/" { "" } else { name }));
     }
     json!(name)
-}
-
-pub fn defaults(env: &Env<'_>) -> Record {
-    let move_type = env
-        .ctx
-        .get("default_move_type")
-        .cloned()
-        .unwrap_or(json!("entry"));
-    json!({"move_type": move_type, "state": "draft"})
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
 }
 
 fn is_invoice(t: &str) -> bool {

@@ -4,19 +4,11 @@ use serde_json::{Map, Value, json};
 
 use crate::db::Record;
 use crate::error::OdooResult;
-use crate::orm::Env;
 use crate::orm::create::MutEnv;
 
 /// First stage of the pipeline ("New") and the default sales team ("Sales").
 const FIRST_STAGE: i64 = 1;
 const DEFAULT_TEAM: i64 = 1;
-
-pub fn defaults(env: &Env<'_>) -> Record {
-    json!({"type": "opportunity", "user_id": env.uid, "priority": "0", "active": true})
-        .as_object()
-        .cloned()
-        .unwrap_or_default()
-}
 
 /// Probability of a stage when predictive scoring has no data (the stage's own rate).
 fn stage_probability(stage: i64) -> f64 {

@@ -4,6 +4,7 @@
 mod account;
 mod computed;
 mod crm;
+pub mod defaults;
 mod mail;
 mod partner;
 mod sale;
@@ -60,44 +61,70 @@ pub fn x2many_override(
     mail::x2many(env, model, id, rec, field)
 }
 
-/// Defaults applied by `create` (and, filtered, by `default_get`).
+/// Defaults of a new row: `default_get`'s values for the stored (or related) fields, x2many commands as id
+/// lists, and, for `create`, what the model sets before the INSERT.
 pub fn defaults(env: &Env<'_>, model: &Model, for_create: bool) -> Record {
-    let mut d = match model.name.as_str() {
-        "res.partner" => partner::defaults(env, for_create),
-        "sale.order" => sale::defaults(env, for_create),
-        "crm.lead" => crm::defaults(env),
-        "account.move" => account::defaults(env),
-        _ => Record::new(),
-    };
-    if model.has_active() {
-        d.entry("active").or_insert(Value::Bool(true));
+    let mut d = Record::new();
+    for (k, v) in defaults::values(env, model, defaults::Extra::default()) {
+        let Some(f) = model.field(&k) else { continue };
+        if for_create && !f.store && !f.related {
+            continue;
+        }
+        let v = match (f.kind.is_x2many(), &v) {
+            (true, Value::Array(cmds)) => json!(command_ids(cmds)),
+            _ => v,
+        };
+        d.insert(k, v);
     }
-    for (k, v) in env.ctx {
-        if let Some(f) = k.strip_prefix("default_")
-            && model.field(f).is_some()
-        {
-            d.insert(f.to_owned(), v.clone());
+    if for_create {
+        let extra = match model.name.as_str() {
+            "res.partner" => partner::create_defaults(),
+            "sale.order" => sale::create_defaults(env),
+            _ => Record::new(),
+        };
+        for (k, v) in extra {
+            if !env.ctx.contains_key(&format!("default_{k}")) {
+                d.insert(k, v);
+            }
         }
     }
     d
 }
 
+/// The ids an x2many default's `[(6, 0, ids)]` / `(4, id)` commands leave.
+fn command_ids(cmds: &[Value]) -> Vec<i64> {
+    let mut ids = Vec::new();
+    for cmd in cmds {
+        match cmd.as_array().map(Vec::as_slice) {
+            Some([code, _, list]) if code.as_i64() == Some(6) => {
+                ids = list
+                    .as_array()
+                    .map(|l| l.iter().filter_map(Value::as_i64).collect())
+                    .unwrap_or_default();
+            }
+            Some([code, id, ..]) if code.as_i64() == Some(4) => ids.extend(id.as_i64()),
+            _ => {}
+        }
+        if let Some(id) = cmd.as_i64() {
+            ids.push(id);
+        }
+    }
+    ids
+}
+
 /// `default_get(fields)`.
-pub fn default_get(env: &Env<'_>, model: &Model, fields: &[String]) -> Map<String, Value> {
-    let d = defaults(env, model, false);
-    fields
-        .iter()
-        .filter_map(|f| d.get(f).map(|v| (f.clone(), v.clone())))
-        .collect()
+pub fn default_get(
+    env: &Env<'_>,
+    model: &Model,
+    fields: &[String],
+    extra: defaults::Extra,
+) -> OdooResult<Map<String, Value>> {
+    defaults::default_get(env, model, fields, extra)
 }
 
 /// The record `read` shows for id 0: defaults and empty values.
 pub fn phantom(env: &Env<'_>, model: &Model) -> Record {
-    let mut r = defaults(env, model, false);
-    if model.name == "sale.order" {
-        r.insert("name".into(), json!("New"));
-    }
-    r
+    defaults(env, model, false)
 }
 
 /// Fills values Odoo computes before the INSERT (names from sequences, related defaults).

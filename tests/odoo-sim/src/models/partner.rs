@@ -111,19 +111,12 @@ fn commercial_name(env: &Env<'_>, rec: &Record) -> String {
     s(cur, "name").unwrap_or_default().to_owned()
 }
 
-pub fn defaults(env: &Env<'_>, for_create: bool) -> Record {
-    let lang = env.ctx.get("lang").cloned().unwrap_or(json!("en_US"));
-    let mut d = json!({
-        "type": "contact", "is_company": false, "active": true, "lang": lang, "tz": env.ctx.get("tz").cloned().unwrap_or(json!(false)),
-        "color": 0, "customer_rank": 0, "supplier_rank": 0, "autopost_bills": "ask",
-        "property_account_receivable_id": 7, "property_account_payable_id": 16,
-        "category_id": if for_create { json!([]) } else { json!([[6, 0, []]]) },
-    });
-    if for_create {
-        d["company_id"] = json!(false);
-        d["user_id"] = json!(false);
-    }
-    d.as_object().cloned().unwrap_or_default()
+/// What a new partner gets besides `default_get`'s values.
+pub fn create_defaults() -> Record {
+    json!({"company_id": false, "user_id": false})
+        .as_object()
+        .cloned()
+        .unwrap_or_default()
 }
 
 pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {

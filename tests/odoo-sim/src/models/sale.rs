@@ -10,21 +10,17 @@ use crate::orm::create::MutEnv;
 /// Days a new quotation stays valid (the demo company's setting).
 const QUOTATION_VALIDITY_DAYS: i64 = 30;
 
-pub fn defaults(env: &Env<'_>, for_create: bool) -> Record {
-    let (now, _) = crate::db::now();
-    let mut d = json!({"date_order": now, "state": "draft", "company_id": 1});
-    if for_create {
-        let extra = json!({
-            "user_id": env.uid, "team_id": 1, "currency_id": 1, "pricelist_id": false, "require_signature": true,
-            "require_payment": true, "invoice_status": "no", "locked": false, "note": false, "client_order_ref": false,
-            "validity_date": today_plus(QUOTATION_VALIDITY_DAYS), "amount_untaxed": 0.0, "amount_tax": 0.0,
-            "amount_total": 0.0, "prepayment_percent": 1.0, "tag_ids": [],
-        });
-        if let (Some(d), Some(e)) = (d.as_object_mut(), extra.as_object()) {
-            d.extend(e.iter().map(|(k, v)| (k.clone(), v.clone())));
-        }
-    }
-    d.as_object().cloned().unwrap_or_default()
+/// What a new order gets besides `default_get`'s values (computed before the INSERT in Odoo).
+pub fn create_defaults(env: &Env<'_>) -> Record {
+    json!({
+        "user_id": env.uid, "team_id": 1, "currency_id": 1, "pricelist_id": false, "require_signature": true,
+        "require_payment": true, "invoice_status": "no", "note": false, "client_order_ref": false,
+        "validity_date": today_plus(QUOTATION_VALIDITY_DAYS), "amount_untaxed": 0.0, "amount_tax": 0.0,
+        "amount_total": 0.0, "prepayment_percent": 1.0, "tag_ids": [],
+    })
+    .as_object()
+    .cloned()
+    .unwrap_or_default()
 }
 
 pub fn before_create(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()> {
@@ -111,7 +107,8 @@ pub fn before_create_line(m: &mut MutEnv<'_>, row: &mut Record) -> OdooResult<()
     }
     row.insert("state".into(), order_state.unwrap_or(json!("draft")));
     if section {
-        row.entry("product_uom_qty").or_insert(json!(0.0));
+        // sale.order.line.create() zeroes the quantity of section and note lines, whatever was sent.
+        row.insert("product_uom_qty".into(), json!(0.0));
         row.entry("price_unit").or_insert(json!(0.0));
         return Ok(());
     }

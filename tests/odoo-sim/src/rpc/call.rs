@@ -5,9 +5,9 @@ use serde_json::{Map, Value, json};
 use super::args::{Param, bind, class_of, ids};
 use crate::Sim;
 use crate::access::{self, Op as AccessOp};
-use crate::db::Db;
+use crate::db::{Db, SEQ_IR_SEQUENCE};
 use crate::error::{OdooError, OdooResult};
-use crate::models;
+use crate::models::{self, defaults, defaults::Extra};
 use crate::orm::create::{MutEnv, create_one};
 use crate::orm::{Env, read, search, unlink, web, write};
 use crate::registry::Model;
@@ -72,7 +72,9 @@ pub fn run(
             "BaseModel.web_search_read() got an unexpected keyword argument 'specification'",
         ));
     }
-    if READ_ONLY.contains(&method) {
+    // res.company's defaults create a sequence, so its default_get takes the write lock.
+    let read_only = READ_ONLY.contains(&method) && !(method == "default_get" && model_name == "res.company");
+    if read_only {
         let db = sim
             .inner
             .db
@@ -204,12 +206,8 @@ fn read_method(
             fields_get(model, &v[0], &v[1])
         }
         "default_get" => {
-            let v = b(&[("fields_list", None)], args)?;
-            let fields: Vec<String> = v[0]
-                .as_array()
-                .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
-                .unwrap_or_default();
-            Value::Object(models::default_get(env, model, &fields))
+            let fields = default_get_fields(&class, method, model, args, kwargs)?;
+            Value::Object(models::default_get(env, model, &fields, Extra::default())?)
         }
         "name_search" => {
             let v = b(
@@ -304,6 +302,26 @@ fn read_method(
         other => return Err(no_method(name, other)),
     };
     Ok(Some(out))
+}
+
+/// The field list of `default_get`; models whose override is not an `@api.model` method take the ids first.
+fn default_get_fields(
+    class: &str,
+    method: &str,
+    model: &Model,
+    args: &[Value],
+    kwargs: &Map<String, Value>,
+) -> OdooResult<Vec<String>> {
+    let rest = if defaults::takes_ids(&model.name) {
+        first_ids(args, class, method)?.1
+    } else {
+        args.to_vec()
+    };
+    let (v, _) = bind(class, method, &[("fields_list", None)], &rest, kwargs, None)?;
+    Ok(v[0]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_str).map(str::to_owned).collect())
+        .unwrap_or_default())
 }
 
 fn operation(v: &Value) -> OdooResult<AccessOp> {
@@ -404,6 +422,14 @@ fn write_method(
                 new_ids.push(create_one(m, model, &vals)?);
             }
             json!(new_ids)
+        }
+        "default_get" => {
+            let fields = default_get_fields(&class, method, model, args, kwargs)?;
+            let extra = Extra {
+                new_sequence: defaults::creates_records(&name, &fields)
+                    .then(|| m.db.next_id(SEQ_IR_SEQUENCE)),
+            };
+            Value::Object(models::default_get(&m.env(), model, &fields, extra)?)
         }
         "name_create" => {
             let v = b(&[("name", None)], args)?;
