@@ -149,6 +149,23 @@ async fn nested_any_sub_domains_are_bounded() {
 }
 
 #[tokio::test]
+async fn alternating_any_sub_domains_do_not_multiply_the_work() {
+    let odoo = Odoo::start().await;
+    // Up to the parent, down to its children, up again ...: each level revisits the same partners.
+    let mut domain = json!([["id", "=", -1]]);
+    for i in 0..30 {
+        let field = if i % 2 == 0 { "child_ids" } else { "parent_id" };
+        domain = json!([[field, "any", domain]]);
+    }
+    let started = Instant::now();
+    let r = odoo
+        .call("res.partner", "search_count", json!([domain]), json!({}))
+        .await;
+    assert!(started.elapsed() < ID_LIST_SLOW, "took {:?}", started.elapsed());
+    assert_eq!(r["result"], json!(0), "{r}");
+}
+
+#[tokio::test]
 async fn long_dotted_paths_are_refused() {
     let odoo = Odoo::start().await;
     let path = format!("{}name", "parent_id.".repeat(10_000));

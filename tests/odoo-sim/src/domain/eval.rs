@@ -28,17 +28,10 @@ pub enum CNode {
         op: Op,
         value: Value,
     },
-    /// The field's value (many2one id, or own id) is in a precomputed set.
+    /// The field's value (many2one id, x2many ids, or own id) is in a precomputed set.
     InSet {
         field: Field,
         ids: HashSet<i64>,
-        negate: bool,
-    },
-    /// Some related record matches `sub` (dotted paths and `any`).
-    Any {
-        field: Field,
-        comodel: String,
-        sub: Box<CNode>,
         negate: bool,
     },
 }
@@ -164,12 +157,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 c => c,
             };
             let sub = self.with_active(comodel, field, sub, false);
-            return Ok(CNode::Any {
-                field: field.clone(),
-                comodel: comodel.name.clone(),
-                sub: Box::new(sub),
-                negate: false,
-            });
+            return Ok(self.any(field, comodel, &sub, false));
         }
         match leaf.op {
             Op::Any | Op::NotAny => {
@@ -180,12 +168,7 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 let sub_node = leaf.sub.as_deref().cloned().unwrap_or(Node::True);
                 let sub = self.compile(comodel, &sub_node)?;
                 let sub = self.with_active(comodel, field, sub, has_active_leaf(&sub_node));
-                Ok(CNode::Any {
-                    field: field.clone(),
-                    comodel: comodel.name.clone(),
-                    sub: Box::new(sub),
-                    negate: leaf.op == Op::NotAny,
-                })
+                Ok(self.any(field, comodel, &sub, leaf.op == Op::NotAny))
             }
             Op::ChildOf | Op::ParentOf => self.hierarchy(model, field, leaf),
             op if field.kind == Kind::Many2one && names_value(&leaf.value) => {
@@ -218,6 +201,28 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 op,
                 value: leaf.value.clone(),
             }),
+        }
+    }
+
+    /// "Some related record matches `sub`" (dotted paths and `any`), resolved now to the set of matching comodel
+    /// ids: each sub-domain is read over its table once, however often the outer rows reach the same records.
+    fn any(&self, field: &Field, comodel: &Model, sub: &CNode, negate: bool) -> CNode {
+        let ids = self
+            .env
+            .db
+            .table(&comodel.name)
+            .map(|t| {
+                t.rows
+                    .iter()
+                    .filter(|(cid, crec)| self.matches(comodel, **cid, crec, sub))
+                    .map(|(cid, _)| *cid)
+                    .collect()
+            })
+            .unwrap_or_default();
+        CNode::InSet {
+            field: field.clone(),
+            ids,
+            negate,
         }
     }
 
@@ -349,26 +354,6 @@ impl<'e, 'a> Evaluator<'e, 'a> {
                 } else {
                     set_key(field.kind, &v).is_some_and(|i| ids.contains(&i))
                 };
-                hit != *negate
-            }
-            CNode::Any {
-                field,
-                comodel,
-                sub,
-                negate,
-            } => {
-                let v = self.env.value_of(model, id, rec, field);
-                let ids: Vec<i64> = match &v {
-                    Value::Array(a) => a.iter().filter_map(Value::as_i64).collect(),
-                    other => other.as_i64().into_iter().collect(),
-                };
-                let Some(cm) = self.env.reg.model(comodel) else {
-                    return *negate;
-                };
-                let hit = ids.iter().any(|cid| match self.env.db.row(comodel, *cid) {
-                    Some(crec) => self.matches(cm, *cid, crec, sub),
-                    None => false,
-                });
                 hit != *negate
             }
             CNode::Cmp { field, op, value } => {
