@@ -18,6 +18,13 @@ if ! command -v cargo-nextest >/dev/null 2>&1 && ! cargo nextest --version >/dev
   cargo install --locked cargo-nextest
 fi
 
+# The fuzz targets (scripts/fuzz.sh) build with the nightly toolchain through cargo-fuzz.
+if ! cargo fuzz --version >/dev/null 2>&1; then
+  echo "installing cargo-fuzz"
+  cargo install --locked cargo-fuzz
+fi
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+
 if ! command -v chromium >/dev/null 2>&1; then
   echo "installing chromium (apt)"
   if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
@@ -38,4 +45,4 @@ command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 for tool in moto_server cfn-lint cargo-lambda chromium; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
 done
-echo "tools ready: moto_server, cfn-lint, cargo-lambda, chromium, cargo-nextest"
+echo "tools ready: moto_server, cfn-lint, cargo-lambda, chromium, cargo-nextest, cargo-fuzz"

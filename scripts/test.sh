@@ -18,5 +18,8 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
 
+log "fuzz targets, a short fixed run each (scripts/fuzz.sh)"
+scripts/fuzz.sh "${FUZZ_RUNS:-20000}"
+
 log "lambda functions under cargo lambda (scripts/lambda-smoke.sh)"
 scripts/lambda-smoke.sh
