@@ -305,3 +305,36 @@ async fn deeply_nested_x2many_commands_are_refused_and_rolled_back() {
         .await;
     assert_eq!(before, after);
 }
+
+/// `'|'` over `n` copies of `leaf`.
+fn any_of(n: usize, leaf: &Value) -> Vec<Value> {
+    let mut domain = ops("|", n - 1);
+    domain.extend(leaves(n, leaf));
+    domain
+}
+
+#[tokio::test]
+async fn domains_too_costly_to_evaluate_are_refused() {
+    let odoo = Odoo::start().await;
+    // Each leaf compares the names of all 1,765 states: 19 s of work in a debug build before the budget.
+    for leaf in [
+        json!(["state_id", "ilike", "zz"]),
+        json!(["state_id.name", "=", "zz"]),
+    ] {
+        let started = Instant::now();
+        let r = count(&odoo, any_of(5_000, &leaf)).await;
+        assert!(started.elapsed() < SLOW, "took {:?}", started.elapsed());
+        assert_eq!(r["error"]["data"]["name"], json!("builtins.ValueError"), "{r}");
+        assert!(
+            r["error"]["data"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("too costly"),
+            "{r}"
+        );
+    }
+    // The same leaves, a few of them, are answered.
+    let r = count(&odoo, any_of(20, &json!(["state_id", "ilike", "zz"]))).await;
+    assert_eq!(r["result"], json!(0), "{r}");
+    assert!(odoo.alive().await);
+}

@@ -6,7 +6,7 @@ mod parse;
 #[cfg(test)]
 mod proptests;
 
-pub use eval::{Evaluator, has_active_leaf};
+pub use eval::{Evaluator, has_active_leaf, leaves};
 pub use like::like_match;
 pub use parse::parse;
 

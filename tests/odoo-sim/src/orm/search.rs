@@ -37,6 +37,7 @@ pub fn filter_node(env: &Env<'_>, model: &Model, node: Node) -> OdooResult<Vec<i
     let Some(table) = env.db.table(&model.name) else {
         return Ok(Vec::new());
     };
+    ev.charge(table.rows.len().saturating_mul(domain::leaves(&compiled)))?;
     Ok(table
         .rows
         .iter()
