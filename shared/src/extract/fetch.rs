@@ -74,6 +74,7 @@ pub async fn read(
     ids: &[i64],
     node: &FetchNode,
 ) -> Result<Vec<Map<String, Value>>, OdooError> {
+    let node = &*node.proving_existence();
     if session.version().has_specification_reads() {
         let mut kwargs = Map::new();
         kwargs.insert("specification".into(), web_specification(node));

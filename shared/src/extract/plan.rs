@@ -59,6 +59,17 @@ impl FetchField {
 }
 
 impl FetchNode {
+    /// This level, made to prove that its records exist: Odoo 18's `read` and `web_read` answer `{"id": N}` for
+    /// an id that does not exist when only `id` is asked for, and drop it when any other field is.
+    pub fn proving_existence(&self) -> std::borrow::Cow<'_, FetchNode> {
+        if self.fields.keys().any(|name| name != "id") {
+            return std::borrow::Cow::Borrowed(self);
+        }
+        let mut node = self.clone();
+        node.entry("display_name", FieldKind::Scalar, None);
+        std::borrow::Cow::Owned(node)
+    }
+
     fn entry(&mut self, name: &str, kind: FieldKind, relation: Option<&ModelName>) -> &mut FetchField {
         self.fields.entry(name.to_owned()).or_insert_with(|| FetchField {
             kind,

@@ -145,3 +145,27 @@ async fn requests_mean_what_they_say() {
     let (status, _) = h.get(&hook, "schema?model=res.partner&method=write").await;
     assert_eq!(status, 200);
 }
+
+#[tokio::test]
+async fn records_that_do_not_exist_are_never_reported() {
+    let h = Harness::start().await;
+    let hook = h.hook(|_| {}).await;
+    for fields in [json!(["id"]), json!([{"id": []}]), json!(["id", "name"])] {
+        let read = |ids: Value| json!({"model": "res.partner", "method": "read", "ids": ids, "fields": fields.clone()});
+        let (status, body) = h.post(&hook, read(json!([999_999]))).await;
+        assert_eq!(
+            (status, body["error"].as_str()),
+            (404, Some("not_found")),
+            "{fields}: {body}"
+        );
+        let (status, body) = h.post(&hook, read(json!([10, 999_999]))).await;
+        assert_eq!(status, 200, "{body}");
+        let ids: Vec<i64> = body["records"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap())
+            .collect();
+        assert_eq!(ids, [10], "{fields}: {body}");
+    }
+}
