@@ -224,25 +224,49 @@ fn is_missing(def: &FieldDef, value: Option<&Value>) -> bool {
     }
 }
 
+/// What Odoo would reject: required, writable, non-related fields that neither `values` nor the defaults fill,
+/// and that Odoo does not compute from fields that are filled (`sale.order`'s `partner_invoice_id` is required
+/// but computed from `partner_id`). With `details`, the fields Odoo fills follow the missing ones, each with
+/// `filled_by_odoo: {"from": [...]}`.
 fn required_body(
     visible: &[&FieldDef],
     defaults: &Map<String, Value>,
     values: &Map<String, Value>,
     details: bool,
 ) -> Value {
-    let missing = visible
-        .iter()
-        .filter(|f| f.required && !f.readonly && !f.related)
-        .filter(|f| is_missing(f, values.get(&f.name).or_else(|| defaults.get(&f.name))));
-    if details {
-        Value::Array(
-            missing
-                .map(|f| json!({"field": f.name, "label": f.label}))
-                .collect(),
-        )
-    } else {
-        Value::Array(missing.map(|f| json!(f.name)).collect())
+    let provided = |name: &str| {
+        let field = visible.iter().find(|f| f.name == name);
+        let value = values.get(name).or_else(|| defaults.get(name));
+        match field {
+            Some(f) => !is_missing(f, value),
+            None => value.is_some_and(|v| !v.is_null() && v != &Value::Bool(false)),
+        }
+    };
+    let mut missing = Vec::new();
+    let mut computed = Vec::new();
+    for f in visible.iter().filter(|f| f.required && !f.readonly && !f.related) {
+        if provided(&f.name) {
+            continue;
+        }
+        let roots: Vec<&str> = f.depends.iter().filter_map(|d| d.split('.').next()).collect();
+        if !roots.is_empty() && roots.iter().all(|root| *root != f.name && provided(root)) {
+            computed.push((f, roots));
+        } else {
+            missing.push(f);
+        }
     }
+    if !details {
+        return Value::Array(missing.iter().map(|f| json!(f.name)).collect());
+    }
+    let mut out: Vec<Value> = missing
+        .iter()
+        .map(|f| json!({"field": f.name, "label": f.label}))
+        .collect();
+    out.extend(computed.into_iter().map(|(f, mut roots)| {
+        roots.dedup();
+        json!({"field": f.name, "label": f.label, "filled_by_odoo": {"from": roots}})
+    }));
+    Value::Array(out)
 }
 
 #[cfg(test)]
@@ -282,6 +306,43 @@ mod tests {
         assert_eq!(
             required_body(&visible, &defaults, &values, true),
             json!([{"field": "name", "label": "Reference"}, {"field": "partner_id", "label": "Customer"}, {"field": "amount", "label": "Amount"}])
+        );
+    }
+
+    #[test]
+    fn required_fields_odoo_computes_from_filled_ones_are_not_missing() {
+        let fields = ModelFields::from_fields_get(
+            "sale.order".parse().unwrap(),
+            &json!({
+                "partner_id": {"type": "many2one", "string": "Customer", "relation": "res.partner", "required": true},
+                "partner_invoice_id": {"type": "many2one", "string": "Invoice Address", "relation": "res.partner",
+                                       "required": true, "depends": ["partner_id"], "store": true},
+                "pricelist_id": {"type": "many2one", "string": "Pricelist", "relation": "product.pricelist",
+                                 "required": true, "depends": ["partner_id", "company_id"]}
+            }),
+        );
+        let visible: Vec<&FieldDef> = fields.iter().collect();
+        let none = Map::new();
+        assert_eq!(
+            required_body(&visible, &none, &none, false),
+            json!(["partner_id", "partner_invoice_id", "pricelist_id"])
+        );
+        let values = json!({"partner_id": 3}).as_object().unwrap().clone();
+        assert_eq!(
+            required_body(&visible, &none, &values, false),
+            json!(["pricelist_id"])
+        );
+        let defaults = json!({"company_id": [1, "YourCompany"]})
+            .as_object()
+            .unwrap()
+            .clone();
+        assert_eq!(required_body(&visible, &defaults, &values, false), json!([]));
+        assert_eq!(
+            required_body(&visible, &defaults, &values, true),
+            json!([
+                {"field": "partner_invoice_id", "label": "Invoice Address", "filled_by_odoo": {"from": ["partner_id"]}},
+                {"field": "pricelist_id", "label": "Pricelist", "filled_by_odoo": {"from": ["partner_id", "company_id"]}}
+            ])
         );
     }
 }

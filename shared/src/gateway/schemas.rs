@@ -1,4 +1,5 @@
-//! `fields_get` answers cached per Odoo user and model for a TTL, and the loop that feeds validators.
+//! `fields_get` answers cached per Odoo user and model for a TTL (one refresh per expiry, however many requests
+//! are waiting), and the loop that feeds validators.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -17,6 +18,8 @@ type CacheKey = (String, String, String, ModelName);
 pub struct SchemaCache {
     ttl: Duration,
     entries: Mutex<HashMap<CacheKey, (Instant, Arc<ModelFields>)>>,
+    /// One lock per key being loaded: the first request of an expired key fetches, the others wait for it.
+    loading: Mutex<HashMap<CacheKey, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl SchemaCache {
@@ -24,6 +27,14 @@ impl SchemaCache {
         Self {
             ttl,
             entries: Mutex::default(),
+            loading: Mutex::default(),
+        }
+    }
+
+    fn fresh(&self, key: &CacheKey) -> Option<Arc<ModelFields>> {
+        match self.lock().get(key) {
+            Some((at, fields)) if at.elapsed() < self.ttl => Some(fields.clone()),
+            _ => None,
         }
     }
 
@@ -39,14 +50,30 @@ impl SchemaCache {
             conn.login.clone(),
             model.clone(),
         );
-        if let Some((at, fields)) = self.lock().get(&key)
-            && at.elapsed() < self.ttl
-        {
-            return Ok(fields.clone());
+        if let Some(fields) = self.fresh(&key) {
+            return Ok(fields);
         }
-        let fields = Arc::new(session.fields_get(model).await?);
-        self.lock().insert(key, (Instant::now(), fields.clone()));
-        Ok(fields)
+        let gate = self
+            .loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .entry(key.clone())
+            .or_default()
+            .clone();
+        let _turn = gate.lock().await;
+        // Whoever held the gate before may have loaded it meanwhile.
+        if let Some(fields) = self.fresh(&key) {
+            return Ok(fields);
+        }
+        let loaded = session.fields_get(model).await.map(Arc::new);
+        if let Ok(fields) = &loaded {
+            self.lock().insert(key.clone(), (Instant::now(), fields.clone()));
+        }
+        self.loading
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+            .remove(&key);
+        Ok(loaded?)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<CacheKey, (Instant, Arc<ModelFields>)>> {

@@ -191,3 +191,69 @@ async fn default_payload_is_a_template_without_the_secret() {
         (403, Some("model_not_allowed"))
     );
 }
+
+#[tokio::test]
+async fn required_leaves_out_what_odoo_computes_from_the_given_values() {
+    let h = Harness::start().await;
+    let hook = h.hook(|_| {}).await;
+    let values = "%7B%22partner_id%22%3A%2010%7D";
+    let (status, body) = h
+        .get(&hook, &format!("required?model=sale.order&values={values}"))
+        .await;
+    assert_eq!(status, 200, "{body}");
+    for computed in ["partner_invoice_id", "partner_shipping_id"] {
+        assert!(
+            !body.as_array().unwrap().contains(&json!(computed)),
+            "{computed} in {body}"
+        );
+    }
+    let (_, body) = h
+        .get(
+            &hook,
+            &format!("required?model=sale.order&details=1&values={values}"),
+        )
+        .await;
+    assert!(
+        body.as_array().unwrap().contains(
+            &json!({"field": "partner_invoice_id", "label": "Invoice Address", "filled_by_odoo": {"from": ["partner_id"]}})
+        ),
+        "{body}"
+    );
+    let (_, body) = h.get(&hook, "required?model=sale.order").await;
+    assert!(
+        body.as_array().unwrap().contains(&json!("partner_invoice_id")),
+        "{body}"
+    );
+    // Odoo accepts exactly that: a sale order with only its customer.
+    let (status, body) = h
+        .post(
+            &hook,
+            json!({"model": "sale.order", "method": "create", "values": {"partner_id": 10}}),
+        )
+        .await;
+    assert_eq!(status, 200, "{body}");
+}
+
+#[tokio::test]
+async fn an_expired_schema_is_fetched_once_however_many_requests_wait() {
+    let settings = bitconn::gateway::GatewaySettings {
+        schema_cache_ttl: std::time::Duration::from_millis(200),
+        ..Default::default()
+    };
+    let sim = odoo_sim::SimConfig {
+        latency: odoo_sim::Latency::Fixed(std::time::Duration::from_millis(20)),
+        ..Default::default()
+    };
+    let h = Harness::start_with(sim, settings).await;
+    let hook = h.hook(|_| {}).await;
+    let search =
+        json!({"model": "res.partner", "method": "search", "domain": [["name", "ilike", "a"]], "limit": 1});
+    for round in 0..2 {
+        let before = h.calls().iter().filter(|(_, m)| m == "fields_get").count();
+        let answers = futures_util::future::join_all((0..50).map(|_| h.post(&hook, search.clone()))).await;
+        assert!(answers.iter().all(|(status, _)| *status == 200), "{answers:?}");
+        let fetched = h.calls().iter().filter(|(_, m)| m == "fields_get").count() - before;
+        assert_eq!(fetched, 1, "round {round}: {fetched} fields_get for one model");
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    }
+}
