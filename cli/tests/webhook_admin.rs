@@ -120,7 +120,10 @@ fn webhook_lifecycle_with_json_output() {
         &store,
         &["update", &id, "--read-models", "res.country,res.users", "--json"],
     ));
-    assert_eq!(readers["read_models"], serde_json::json!(["res.country", "res.users"]));
+    assert_eq!(
+        readers["read_models"],
+        serde_json::json!(["res.country", "res.users"])
+    );
     assert_eq!(readers["models"], serde_json::json!(["crm.lead"]));
     let cleared = json(webhook(&store, &["update", &id, "--read-models", "", "--json"]));
     assert_eq!(cleared["read_models"], serde_json::json!([]));

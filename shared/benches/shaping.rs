@@ -22,7 +22,7 @@ fn model(name: &str, fields: Value) -> Arc<ModelFields> {
 }
 
 fn catalog(rules: &BTreeMap<ModelName, FieldRule>) -> Catalog<'_> {
-    let mut c = Catalog::new(rules);
+    let mut c = Catalog::new(rules, bitconn::odoo::ModelRights::everything());
     let scalar = |t: &str| json!({"type": t, "string": "x"});
     let rel = |t: &str, r: &str| json!({"type": t, "string": "x", "relation": r});
     c.insert(model("sale.order", json!({"id": scalar("integer"), "name": scalar("char"), "state": scalar("selection"),

@@ -129,7 +129,7 @@ impl Site<'_, '_> {
                     changed,
                 )
             }
-            2 | 3 | 4 => {
+            2..=4 => {
                 record_id(items.get(1), field, code)?;
                 let effect = match code {
                     2 => Effect::Delete,

@@ -155,14 +155,14 @@ impl<'a> Catalog<'a> {
     /// must be readable too (the comodel itself need not be allowed: `[id, name]` belongs to the parent).
     pub fn read_value(&self, model: &ModelName, name: &str) -> Result<&FieldDef, FieldCheck> {
         let def = self.read_field(model, name)?;
-        if let (FieldKind::Many2one, Some(comodel), true) = (def.kind, &def.relation, self.any_denial) {
-            if let Some(source) = self.derived_from_denied(comodel, "display_name")? {
-                return Err(FieldCheck::Denied {
-                    model: model.clone(),
-                    field: name.to_owned(),
-                    derived_from: Some(source),
-                });
-            }
+        if let (FieldKind::Many2one, Some(comodel), true) = (def.kind, &def.relation, self.any_denial)
+            && let Some(source) = self.derived_from_denied(comodel, "display_name")?
+        {
+            return Err(FieldCheck::Denied {
+                model: model.clone(),
+                field: name.to_owned(),
+                derived_from: Some(source),
+            });
         }
         Ok(def)
     }

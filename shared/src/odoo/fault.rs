@@ -136,7 +136,10 @@ mod tests {
             name: "psycopg2.errors.NotNullViolation".into(),
             message: "null value in column \"name\" violates not-null constraint\nDETAIL:  Failing row contains (7, secret).\nLINE 1: INSERT INTO \"res_partner\" ...".into(),
         };
-        assert_eq!(sql.public_message(), "null value in column \"name\" violates not-null constraint");
+        assert_eq!(
+            sql.public_message(),
+            "null value in column \"name\" violates not-null constraint"
+        );
         let cast = OdooFault {
             name: "psycopg2.errors.InvalidTextRepresentation".into(),
             message: "invalid input syntax for type integer: \"x\"\nLINE 1: ...FROM \"res_partner\" WHERE id = 'x'\n  ^".into(),
