@@ -21,14 +21,16 @@ const DATA_KEY_CACHE_TTL: Duration = Duration::from_secs(300);
 /// Most unwrapped data keys held at once; beyond it expired ones, then all, are forgotten.
 const MAX_CACHED_DATA_KEYS: usize = 1024;
 
+/// A wrapped data key and the record and field it was unwrapped for: a cached key is reused only in its context.
 type CacheKey = (Vec<u8>, String, String);
+type Cache = HashMap<CacheKey, (Instant, Zeroizing<[u8; KEY_BYTES]>)>;
 
 /// A KMS symmetric key named by id, ARN or alias (`alias/bitconn-credentials`).
 pub struct KmsKey {
     client: Client,
     key_id: String,
     name: String,
-    cache: Mutex<HashMap<CacheKey, (Instant, Zeroizing<[u8; KEY_BYTES]>)>>,
+    cache: Mutex<Cache>,
 }
 
 impl KmsKey {

@@ -17,7 +17,7 @@ pub use document::{SEALED_FIELDS, open_document, seal_document};
 pub use envelope::Envelope;
 #[cfg(feature = "kms")]
 pub use kms::KmsKey;
-#[cfg(unix)]
+#[cfg(all(unix, feature = "sqlite"))]
 pub(crate) use local_key::PRIVATE_MODE;
 pub use local_key::{LocalKey, key_file_for};
 pub use spec::{InvalidSealSpec, SealSpec};

@@ -29,8 +29,8 @@ pub struct StoreOptions {
     /// with the reason, reads of clear values still work).
     pub seal: Option<SealSpec>,
     /// The AWS configuration for `dynamodb:` stores; `None` loads the SDK defaults (`AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, credentials chain…).
-    #[cfg(feature = "dynamodb")]
+    /// `AWS_ENDPOINT_URL`, credentials chain…). Also used by `kms:` sealing.
+    #[cfg(any(feature = "dynamodb", feature = "kms"))]
     pub sdk_config: Option<aws_config::SdkConfig>,
 }
 
@@ -41,7 +41,7 @@ impl Default for StoreOptions {
             config_cache_ttl: DEFAULT_CONFIG_CACHE_TTL,
             background_log: true,
             seal: None,
-            #[cfg(feature = "dynamodb")]
+            #[cfg(any(feature = "dynamodb", feature = "kms"))]
             sdk_config: None,
         }
     }
