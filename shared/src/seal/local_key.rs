@@ -38,22 +38,22 @@ impl LocalKey {
     /// Loads the key in `path`, creating a new random key there (mode 0600, never overwriting) when the file
     /// does not exist. A key file that others may read, or that is not a key file, is refused.
     pub fn load_or_create(path: &Path) -> Result<Self, SealError> {
-        let error = |reason: String| SealError::KeyFile {
-            path: path.display().to_string(),
-            reason,
-        };
-        match create_new_private(path) {
-            Ok(mut file) => {
-                let key = Zeroizing::new(rand::random::<[u8; KEY_BYTES]>());
-                let text = Zeroizing::new(format!("{KEY_FILE_HEADER}\n{}\n", STANDARD.encode(*key)));
-                file.write_all(text.as_bytes())
-                    .and_then(|()| file.sync_all())
-                    .map_err(|e| error(format!("cannot write the new key: {e}")))?;
+        if path.exists() {
+            return Self::load(path);
+        }
+        let key = Zeroizing::new(rand::random::<[u8; KEY_BYTES]>());
+        let text = Zeroizing::new(format!("{KEY_FILE_HEADER}\n{}\n", STANDARD.encode(*key)));
+        match publish_new(path, text.as_bytes()) {
+            Ok(()) => {
                 tracing::info!(path = %path.display(), "created a new key file for sealing stored credentials");
                 Ok(Self::from_key(key))
             }
+            // Another process created it first (`serve` and the CLI starting on a fresh store): use that one.
             Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => Self::load(path),
-            Err(e) => Err(error(format!("cannot create it: {e}"))),
+            Err(e) => Err(SealError::KeyFile {
+                path: path.display().to_string(),
+                reason: format!("cannot create it: {e}"),
+            }),
         }
     }
 
@@ -100,6 +100,30 @@ impl LocalKey {
             name: format!("local:{}", &hex[..FINGERPRINT_HEX]),
             key,
         }
+    }
+}
+
+/// Creates `path` holding `contents`, all or nothing: the key is written and synced under a temporary name,
+/// then linked into place, which fails if the file exists meanwhile. So a process that finds the file never
+/// reads a half-written key, and two processes never end up with different keys. Where hard links are not
+/// supported, the file is created in place (exclusive create, then written).
+fn publish_new(path: &Path, contents: &[u8]) -> std::io::Result<()> {
+    let mut temporary = path.as_os_str().to_owned();
+    temporary.push(format!(".{:016x}.tmp", rand::random::<u64>()));
+    let temporary = PathBuf::from(temporary);
+    let written = create_new_private(&temporary).and_then(|mut file| {
+        file.write_all(contents)?;
+        file.sync_all()
+    });
+    let linked = written.and_then(|()| std::fs::hard_link(&temporary, path));
+    let _ = std::fs::remove_file(&temporary);
+    match linked {
+        Err(e) if e.kind() != std::io::ErrorKind::AlreadyExists && !path.exists() => {
+            let mut file = create_new_private(path)?;
+            file.write_all(contents)?;
+            file.sync_all()
+        }
+        other => other,
     }
 }
 
@@ -203,6 +227,24 @@ mod tests {
             assert_eq!(mode, 0o600);
         }
         assert_ne!(LocalKey::ephemeral().key_name(), created.key_name());
+    }
+
+    #[test]
+    fn processes_creating_the_key_at_once_all_get_the_same_key() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("raced.key");
+        let names: Vec<String> = std::thread::scope(|scope| {
+            let racers: Vec<_> = (0..8)
+                .map(|_| scope.spawn(|| LocalKey::load_or_create(&path).unwrap().key_name().to_owned()))
+                .collect();
+            racers.into_iter().map(|r| r.join().unwrap()).collect()
+        });
+        assert!(names.iter().all(|n| n == &names[0]), "{names:?}");
+        let left: Vec<_> = std::fs::read_dir(dir.path())
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(left, ["raced.key"], "no temporary file is left behind");
     }
 
     #[cfg(unix)]
