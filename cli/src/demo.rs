@@ -9,7 +9,7 @@ use time::OffsetDateTime;
 
 use crate::output::webhook_url;
 
-/// Name that marks the demo webhook; a store holding only such webhooks is still "unconfigured".
+/// The demo webhook's name, for people; what marks it is `WebhookConfig::demo`, never the name.
 pub const DEMO_WEBHOOK_NAME: &str = "demo (bundled Odoo simulator)";
 /// Models the demo webhook may touch: enough for every README example.
 const DEMO_MODELS: [&str; 6] = [
@@ -30,10 +30,11 @@ pub struct Demo {
     pub secret: PlainSecret,
 }
 
-/// Starts demo mode when the store has no webhook other than an earlier demo one.
+/// Starts demo mode when the store has no webhook other than an earlier demo one (marked `demo`). Any
+/// unmarked webhook, whatever its name, means the store is configured: nothing is started or changed.
 pub async fn start_if_needed(store: &dyn ConfigStore, public_url: &str) -> anyhow::Result<Option<Demo>> {
     let existing = store.list().await.context("cannot list webhooks")?;
-    if existing.iter().any(|c| c.name != DEMO_WEBHOOK_NAME) {
+    if existing.iter().any(|c| !c.demo) {
         return Ok(None);
     }
     let sim = odoo_sim::start(SimConfig::default())
@@ -61,7 +62,8 @@ pub async fn start_if_needed(store: &dyn ConfigStore, public_url: &str) -> anyho
             )
         }
         None => {
-            let (config, secret) = WebhookConfig::create(demo_webhook(odoo)?, now);
+            let (mut config, secret) = WebhookConfig::create(demo_webhook(odoo)?, now);
+            config.demo = true;
             store
                 .create(&config)
                 .await

@@ -5,6 +5,7 @@ use clap::Args;
 use std::time::Duration;
 use time::OffsetDateTime;
 
+use crate::printable::printable;
 use crate::units::{format_time, parse_since};
 use crate::webhook::parse_id;
 use crate::{Global, stores};
@@ -33,7 +34,7 @@ pub struct LogsArgs {
 pub async fn run(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
     let webhook_id = args.webhook.as_deref().map(parse_id).transpose()?;
     let since = parse_since(&args.since, OffsetDateTime::now_utc()).map_err(anyhow::Error::msg)?;
-    let log = stores::open(&global.store).await?.log;
+    let log = stores::open(global).await?.log;
     let mut query = LogQuery {
         webhook_id,
         since: Some(since),
@@ -69,6 +70,8 @@ pub async fn run(global: &Global, args: LogsArgs) -> anyhow::Result<()> {
     }
 }
 
+/// JSON output is exact (serde escapes control characters); text output shows what a caller sent through
+/// `printable`, so a request cannot move the cursor, retitle the terminal or reorder the line.
 fn print_entry(global: &Global, entry: &ExecutionLogEntry) -> anyhow::Result<()> {
     if global.json {
         println!("{}", serde_json::to_string(entry)?);
@@ -77,15 +80,15 @@ fn print_entry(global: &Global, entry: &ExecutionLogEntry) -> anyhow::Result<()>
     let error = entry
         .error_code
         .as_deref()
-        .map(|e| format!(" {e}"))
+        .map(|e| format!(" {}", printable(e)))
         .unwrap_or_default();
     println!(
         "{}  {}  {} {} {}  {} {}{}  {} ms  {} odoo call(s)",
         format_time(entry.at),
         entry.webhook_id,
-        entry.http_verb,
-        entry.method.as_deref().unwrap_or("-"),
-        entry.model.as_deref().unwrap_or("-"),
+        printable(&entry.http_verb),
+        printable(entry.method.as_deref().unwrap_or("-")),
+        printable(entry.model.as_deref().unwrap_or("-")),
         entry.status,
         entry.outcome.as_str(),
         error,

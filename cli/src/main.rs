@@ -3,6 +3,7 @@
 mod demo;
 mod logs;
 mod output;
+mod printable;
 mod serve;
 mod store_cmd;
 mod stores;
@@ -27,6 +28,10 @@ struct Cli {
     /// Store of webhooks and execution logs: `sqlite:<path>` or `dynamodb:<table>`.
     #[arg(long, global = true, env = "BITCONN_STORE", default_value = DEFAULT_STORE)]
     store: String,
+    /// Key sealing stored credentials: `kms:<key id, ARN or alias>`, `key-file:<path>` or `none` (tests only).
+    /// Default: the key file beside an SQLite store (`<file>.key`); DynamoDB stores need `kms:`.
+    #[arg(long, global = true, env = "BITCONN_SEAL")]
+    seal: Option<String>,
     /// Machine-readable output (JSON) instead of text.
     #[arg(long, global = true)]
     json: bool,
@@ -56,6 +61,7 @@ enum Command {
 /// What every command needs besides its own arguments.
 pub struct Global {
     pub store: String,
+    pub seal: Option<String>,
     pub json: bool,
 }
 
@@ -66,6 +72,7 @@ fn main() -> ExitCode {
     };
     let global = Global {
         store: cli.store,
+        seal: cli.seal,
         json: cli.json,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {

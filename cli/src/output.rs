@@ -4,6 +4,7 @@ use bitconn::config::{FieldRule, Limits, ModelAccess, Permissions, WebhookConfig
 use serde::Serialize;
 use std::collections::BTreeMap;
 
+use crate::printable::printable;
 use crate::units::format_time;
 
 /// Default public base URL printed in webhook URLs (what `bitconn serve` listens on by default).
@@ -28,6 +29,8 @@ pub struct WebhookView {
     pub field_rules: BTreeMap<String, FieldRule>,
     pub limits: Limits,
     pub allowed_verbs: Vec<&'static str>,
+    /// The webhook `bitconn serve` manages for its bundled Odoo simulator.
+    pub demo: bool,
     /// When a rotated-out secret stops being accepted (only during a grace period).
     pub previous_secret_valid_until: Option<String>,
     pub version: u64,
@@ -64,6 +67,7 @@ impl WebhookView {
                 .collect(),
             limits: config.limits,
             allowed_verbs: config.allowed_verbs.iter().map(|v| v.as_str()).collect(),
+            demo: config.demo,
             previous_secret_valid_until: config
                 .secret
                 .previous
@@ -75,13 +79,16 @@ impl WebhookView {
         }
     }
 
+    /// Names and Odoo settings are shown through `printable`: whoever set them, they cannot steer the terminal.
     pub fn print_text(&self) {
-        println!("{} ({})", self.name, self.id);
+        println!("{} ({})", printable(&self.name), self.id);
         println!("  enabled:      {}", yes_no(self.enabled));
         println!("  url:          {}", self.url);
         println!(
             "  odoo:         {} db={} login={}",
-            self.odoo.url, self.odoo.db, self.odoo.login
+            printable(&self.odoo.url),
+            printable(&self.odoo.db),
+            printable(&self.odoo.login)
         );
         println!("  models:       {}", models_text(&self.models));
         if !self.read_models.is_empty() {
@@ -100,6 +107,9 @@ impl WebhookView {
             l.default_search_limit, l.max_search_limit, l.max_records_per_change
         );
         println!("  http verbs:   {}", self.allowed_verbs.join(", "));
+        if self.demo {
+            println!("  demo:         yes (re-pointed at the bundled simulator by `bitconn serve`)");
+        }
         for (model, rule) in &self.field_rules {
             if let Some(allow) = &rule.allow {
                 println!("  allow fields: {model}: {}", join(allow));

@@ -3,6 +3,7 @@
 use anyhow::Context as _;
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::server::ServerLimits;
 use clap::Args;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -33,11 +34,37 @@ pub struct ServeArgs {
     /// Never start the bundled Odoo simulator, even when the store has no webhook.
     #[arg(long, env = "BITCONN_NO_DEMO")]
     no_demo: bool,
+    /// Time a client has to send a request's headers (also the longest a keep-alive connection stays idle).
+    #[arg(long, env = "BITCONN_HEADER_TIMEOUT", default_value = HEADER_TIMEOUT_TEXT, value_parser = parse_timeout)]
+    header_timeout: Duration,
+    /// Time a client has to send a request's body once its headers are in (408 after it).
+    #[arg(long, env = "BITCONN_BODY_TIMEOUT", default_value = BODY_TIMEOUT_TEXT, value_parser = parse_timeout)]
+    body_timeout: Duration,
+    /// Connections served at once; further ones are answered 503 server_busy and closed.
+    #[arg(long, env = "BITCONN_MAX_CONNECTIONS", default_value_t = bitconn::server::MAX_CONNECTIONS,
+          value_parser = parse_connections)]
+    max_connections: usize,
 }
+
+/// Most connections `--max-connections` takes: each may hold a body of up to the gateway's body limit.
+const MAX_CONNECTIONS_CAP: usize = 65_536;
+
+fn parse_connections(text: &str) -> Result<usize, String> {
+    match text.trim().parse::<usize>() {
+        Ok(n) if (1..=MAX_CONNECTIONS_CAP).contains(&n) => Ok(n),
+        _ => Err(format!(
+            "`{text}` is not a number of connections from 1 to {MAX_CONNECTIONS_CAP}"
+        )),
+    }
+}
+
+/// The defaults of `--header-timeout` and `--body-timeout`, as `bitconn::server` names them.
+const HEADER_TIMEOUT_TEXT: &str = "10s";
+const BODY_TIMEOUT_TEXT: &str = "30s";
 
 pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     init_tracing();
-    let opened = stores::open(&global.store).await?;
+    let opened = stores::open(global).await?;
     let listener = tokio::net::TcpListener::bind(args.listen)
         .await
         .with_context(|| format!("cannot listen on {}", args.listen))?;
@@ -66,6 +93,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let gateway = Arc::new(Gateway::new(opened.config, log.clone(), settings));
     // Installed before "listening" is printed, so a SIGTERM right after it is already a graceful stop.
     let shutdown = shutdown_signal()?;
+    let limits = ServerLimits {
+        header_read_timeout: args.header_timeout,
+        body_read_timeout: args.body_timeout,
+        max_connections: args.max_connections,
+        max_body_bytes: gateway.settings().max_body_bytes,
+    };
     let app = bitconn::gateway::router(gateway);
 
     if global.json {
@@ -80,12 +113,18 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
             on_off(log_on)
         );
     }
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
-        .context("server failed")?;
+    bitconn::server::serve(listener, app, limits, shutdown).await;
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
+    }
+    if let Some(stats) = log.delivery() {
+        tracing::info!(
+            written = stats.written,
+            dropped = stats.dropped,
+            failed = stats.failed,
+            retried = stats.retried,
+            "execution log"
+        );
     }
     tracing::info!("stopped");
     drop(demo);
@@ -141,5 +180,22 @@ impl ExecutionLog for DisabledLog {
         _query: &bitconn::execution_log::LogQuery,
     ) -> Result<Vec<bitconn::execution_log::ExecutionLogEntry>, bitconn::execution_log::LogError> {
         Ok(Vec::new())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_default_limits_are_the_servers_own() {
+        assert_eq!(
+            parse_timeout(HEADER_TIMEOUT_TEXT).unwrap(),
+            bitconn::server::HEADER_READ_TIMEOUT
+        );
+        assert_eq!(
+            parse_timeout(BODY_TIMEOUT_TEXT).unwrap(),
+            bitconn::server::BODY_READ_TIMEOUT
+        );
     }
 }

@@ -2,8 +2,11 @@
 
 use anyhow::Context as _;
 use bitconn::execution_log::ExecutionLog;
-use bitconn::store::{ConfigStore, StoreSpec};
+use bitconn::seal::SealSpec;
+use bitconn::store::{ConfigStore, StoreOptions, StoreSpec};
 use std::sync::Arc;
+
+use crate::Global;
 
 pub struct Opened {
     pub config: Arc<dyn ConfigStore>,
@@ -15,9 +18,26 @@ pub fn parse_spec(spec: &str) -> anyhow::Result<StoreSpec> {
         .with_context(|| format!("invalid --store `{spec}`"))
 }
 
-pub async fn open(spec: &str) -> anyhow::Result<Opened> {
+/// The store options of `--seal` / `BITCONN_SEAL` (unset: the store's default key).
+fn options(global: &Global) -> anyhow::Result<StoreOptions> {
+    let seal = global
+        .seal
+        .as_deref()
+        .map(|text| {
+            text.parse::<SealSpec>()
+                .with_context(|| format!("invalid --seal `{text}`"))
+        })
+        .transpose()?;
+    Ok(StoreOptions {
+        seal,
+        ..StoreOptions::default()
+    })
+}
+
+pub async fn open(global: &Global) -> anyhow::Result<Opened> {
+    let spec = &global.store;
     let parsed = parse_spec(spec)?;
-    let stores = bitconn::store::open_stores(&parsed)
+    let stores = bitconn::store::open_stores_with(&parsed, &options(global)?)
         .await
         .with_context(|| format!("cannot open store `{spec}`"))?;
     Ok(Opened {

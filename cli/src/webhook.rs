@@ -11,6 +11,7 @@ use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
 use crate::output::{DEFAULT_PUBLIC_URL, WebhookView, models_text, print_json, webhook_url, yes_no};
+use crate::printable::printable;
 use crate::units::{format_time, parse_duration, parse_model};
 use crate::webhook_update::UpdateArgs;
 use crate::{Global, stores};
@@ -95,7 +96,7 @@ pub struct RotateArgs {
 }
 
 pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
-    let store = stores::open(&global.store).await?.config;
+    let store = stores::open(global).await?.config;
     match command {
         WebhookCommand::Create(args) => create(global, store.as_ref(), args).await,
         WebhookCommand::List(public_url) => list(global, store.as_ref(), &public_url.value).await,
@@ -198,11 +199,11 @@ async fn list(global: &Global, store: &dyn ConfigStore, public_url: &str) -> any
             "{}  {:<8}  {}  [{}]  {}@{}/{}",
             view.id,
             if view.enabled { "enabled" } else { "disabled" },
-            view.name,
+            printable(&view.name),
             models_text(&view.models),
-            view.odoo.login,
-            view.odoo.url,
-            view.odoo.db
+            printable(&view.odoo.login),
+            printable(&view.odoo.url),
+            printable(&view.odoo.db)
         );
     }
     Ok(())

@@ -121,6 +121,7 @@ fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
         verbs.dedup();
         config.allowed_verbs = verbs;
     }
+    let odoo_before = config.odoo.clone();
     if let Some(url) = args.odoo_url {
         check_odoo_url(&url)?;
         config.odoo.url = url.trim_end_matches('/').to_owned();
@@ -141,6 +142,10 @@ fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
             .context("--odoo-api-key-from-env: BITCONN_ODOO_API_KEY is not set")?;
         require("BITCONN_ODOO_API_KEY", &key)?;
         config.odoo.api_key = key;
+    }
+    if config.odoo != odoo_before {
+        // Pointed at another Odoo or user: no longer the demo webhook, so demo mode leaves it alone.
+        config.demo = false;
     }
     Ok(())
 }

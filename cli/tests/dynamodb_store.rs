@@ -1,4 +1,4 @@
-//! The CLI against DynamoDB (moto): `store init`, a missing table, and the webhook commands.
+//! The CLI against DynamoDB and KMS (moto): `store init`, a missing table, sealing, and the webhook commands.
 #![allow(clippy::unwrap_used)]
 
 mod common;
@@ -11,6 +11,26 @@ fn cli(moto: &Moto, store: &str, args: &[&str]) -> Command {
     moto.configure(&mut cmd);
     cmd.args(args);
     cmd
+}
+
+fn create(moto: &Moto, store: &str) -> Command {
+    let mut create = cli(
+        moto,
+        store,
+        &[
+            "webhook",
+            "create",
+            "--name",
+            "dynamo",
+            "--odoo-url",
+            "https://odoo.example.com",
+            "--odoo-db",
+            "prod",
+        ],
+    );
+    create.args(["--odoo-login", "integrator", "--models", "res.partner", "--json"]);
+    create.env("BITCONN_ODOO_API_KEY", "key-in-dynamodb");
+    create
 }
 
 #[test]
@@ -33,42 +53,44 @@ fn missing_table_is_named_then_init_creates_it() {
     assert!(init.contains("ready"), "{init}");
     ok(cli(&moto, store, &["store", "init"]));
 
-    let mut create = cli(
-        &moto,
-        store,
-        &[
-            "webhook",
-            "create",
-            "--name",
-            "dynamo",
-            "--odoo-url",
-            "https://odoo.example.com",
-            "--odoo-db",
-            "prod",
-        ],
-    );
-    create.args(["--odoo-login", "integrator", "--models", "res.partner", "--json"]);
-    create.env("BITCONN_ODOO_API_KEY", "key-in-dynamodb");
+    let error = fails(create(&moto, store));
+    assert!(error.contains("BITCONN_SEAL=kms:"), "no key, no write: {error}");
+    let key = moto.create_kms_key();
+    let mut create = create(&moto, store);
+    create.env("BITCONN_SEAL", format!("kms:{key}"));
     let created = json(create);
+    let keyed = |args: &[&str]| {
+        let mut cmd = cli(&moto, store, args);
+        cmd.env("BITCONN_SEAL", format!("kms:{key}"));
+        cmd
+    };
     let id = created["id"].as_str().unwrap();
 
-    let listed = ok(cli(&moto, store, &["webhook", "list", "--json"]));
+    let error = fails(cli(&moto, store, &["webhook", "list"]));
+    assert!(
+        error.contains("BITCONN_SEAL=kms:"),
+        "a sealed credential needs the key: {error}"
+    );
+    let listed = ok(keyed(&["webhook", "list", "--json"]));
     assert!(!listed.contains("key-in-dynamodb"));
     let listed: serde_json::Value = serde_json::from_str(&listed).unwrap();
     assert_eq!(listed[0]["id"], id);
 
-    let updated = json(cli(
-        &moto,
-        store,
-        &["webhook", "update", id, "--can-unlink", "true", "--json"],
-    ));
+    let updated = json(keyed(&[
+        "webhook",
+        "update",
+        id,
+        "--can-unlink",
+        "true",
+        "--json",
+    ]));
     assert_eq!(updated["permissions"]["can_unlink"], true);
     assert_eq!(
-        json(cli(&moto, store, &["webhook", "disable", id, "--json"]))["enabled"],
+        json(keyed(&["webhook", "disable", id, "--json"]))["enabled"],
         false
     );
-    assert_eq!(ok(cli(&moto, store, &["logs", "--json"])), "", "no entries yet");
-    ok(cli(&moto, store, &["webhook", "delete", id]));
-    let error = fails(cli(&moto, store, &["webhook", "show", id]));
+    assert_eq!(ok(keyed(&["logs", "--json"])), "", "no entries yet");
+    ok(keyed(&["webhook", "delete", id]));
+    let error = fails(keyed(&["webhook", "show", id]));
     assert!(error.contains("not found"), "{error}");
 }

@@ -1,7 +1,7 @@
-# Sourced by lambda-smoke.sh and bench-lambda.sh: a throwaway local "AWS" (moto DynamoDB), the Odoo
+# Sourced by lambda-smoke.sh and bench-lambda.sh: a throwaway local "AWS" (moto DynamoDB and KMS), the Odoo
 # simulator and one webhook on it, with the fixture events rewritten for that webhook.
 # Needs: the debug bitconn and odoo-sim binaries built (under $CARGO_TARGET_DIR, else target/). Sets: WORK, EVENTS, WEBHOOK_ID, WEBHOOK_SECRET,
-# BITCONN_STORE and the AWS_* variables. Everything it starts is stopped on exit.
+# BITCONN_STORE, BITCONN_SEAL and the AWS_* variables. Everything it starts is stopped on exit.
 
 FIXTURE_ID=6f1c2a4e-8b3d-4c5e-9a7f-0d1e2f3a4b5c
 FIXTURE_SECRET=bcw_fixture-secret-do-not-use-outside-tests-000
@@ -40,6 +40,9 @@ export AWS_ENDPOINT_URL="http://127.0.0.1:$MOTO_PORT" AWS_ACCESS_KEY_ID=test AWS
 export AWS_REGION=us-east-1 AWS_DEFAULT_REGION=us-east-1
 export BITCONN_STORE=dynamodb:local-webhooks
 unset AWS_PROFILE
+# Credentials are sealed with a KMS key, as in AWS: one created in moto's KMS (the CLI seals, the functions open).
+BITCONN_SEAL="kms:$(python3 -c 'import boto3, os; print(boto3.client("kms", endpoint_url=os.environ["AWS_ENDPOINT_URL"]).create_key()["KeyMetadata"]["KeyId"])')"
+export BITCONN_SEAL
 
 ${CARGO_TARGET_DIR:-target}/debug/bitconn store init >/dev/null
 created=$(BITCONN_ODOO_API_KEY=sim-admin-api-key ${CARGO_TARGET_DIR:-target}/debug/bitconn webhook create --json --name local \

@@ -32,6 +32,12 @@ pub enum GatewayError {
     },
     #[error("the request body is larger than {limit} bytes")]
     PayloadTooLarge { limit: usize },
+    /// The client did not send its whole body within the server's limit (`bitconn serve`).
+    #[error("the request body did not arrive within {} s", limit.as_secs_f64())]
+    RequestTimeout { limit: std::time::Duration },
+    /// The server holds as many connections as it serves at once (`bitconn serve`); try again shortly.
+    #[error("the server is at its connection limit")]
+    ServerBusy,
     #[error("invalid_json: {detail}")]
     InvalidJson { detail: String },
     #[error("invalid payload ({reason}): {message}")]
@@ -84,6 +90,8 @@ impl GatewayError {
             Self::Unauthorized => StatusCode::UNAUTHORIZED,
             Self::VerbNotAllowed { .. } => StatusCode::METHOD_NOT_ALLOWED,
             Self::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            Self::RequestTimeout { .. } => StatusCode::REQUEST_TIMEOUT,
+            Self::ServerBusy => StatusCode::SERVICE_UNAVAILABLE,
             Self::InvalidJson { .. }
             | Self::InvalidPayload { .. }
             | Self::MissingParam(_)
@@ -114,6 +122,8 @@ impl GatewayError {
             Self::Unauthorized => "forbidden",
             Self::VerbNotAllowed { .. } => "method_not_allowed",
             Self::PayloadTooLarge { .. } => "payload_too_large",
+            Self::RequestTimeout { .. } => "request_timeout",
+            Self::ServerBusy => "server_busy",
             Self::InvalidJson { .. } => "invalid_json",
             Self::InvalidPayload { .. } => "invalid_payload",
             Self::MissingParam(_) => "missing_param",
@@ -170,6 +180,7 @@ impl GatewayError {
                 json!({"message": self.to_string(), "matched": matched, "max": max})
             }
             Self::PayloadTooLarge { limit } => json!({"message": self.to_string(), "limit": limit}),
+            Self::RequestTimeout { .. } | Self::ServerBusy => json!({"message": self.to_string()}),
             Self::Odoo(OdooError::Fault(fault)) => {
                 json!({"kind": fault.kind(), "message": fault.public_message()})
             }

@@ -8,5 +8,8 @@ pub mod extract;
 pub mod gateway;
 pub mod odoo;
 pub mod request;
+pub mod seal;
 pub mod secret;
+#[cfg(feature = "local-server")]
+pub mod server;
 pub mod store;

@@ -40,6 +40,7 @@ pub fn bitconn(store: &str) -> Command {
         "BITCONN_PUBLIC_URL",
         "BITCONN_ODOO_API_KEY",
         "BITCONN_LISTEN",
+        "BITCONN_SEAL",
         "RUST_LOG",
     ] {
         cmd.env_remove(var);
@@ -195,6 +196,27 @@ impl Moto {
         })
     }
 
+    /// A new KMS key in this moto (a raw `TrentService.CreateKey` call); returns its id.
+    pub fn create_kms_key(&self) -> String {
+        use std::io::{Read as _, Write as _};
+        let host = authority(&self.endpoint);
+        let mut stream = std::net::TcpStream::connect(host).unwrap();
+        stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+        let request = format!(
+            "POST / HTTP/1.1\r\nHost: {host}\r\nContent-Type: application/x-amz-json-1.1\r\n\
+             X-Amz-Target: TrentService.CreateKey\r\n\
+             Authorization: AWS4-HMAC-SHA256 Credential=test/20250101/us-east-1/kms/aws4_request, SignedHeaders=host, Signature=0\r\n\
+             Content-Length: 2\r\nConnection: close\r\n\r\n{{}}"
+        );
+        stream.write_all(request.as_bytes()).unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        let body = answer.split_once("\r\n\r\n").map(|(_, b)| b).unwrap_or_default();
+        let created: Value =
+            serde_json::from_str(body).unwrap_or_else(|e| panic!("CreateKey ({e}): {answer}"));
+        created["KeyMetadata"]["KeyId"].as_str().unwrap().to_owned()
+    }
+
     pub fn configure(&self, cmd: &mut Command) {
         cmd.env("AWS_ENDPOINT_URL", &self.endpoint)
             .env("AWS_ACCESS_KEY_ID", "test")
@@ -206,4 +228,36 @@ impl Moto {
 
 pub fn repo_root() -> &'static Path {
     Path::new(env!("CARGO_MANIFEST_DIR")).parent().unwrap()
+}
+
+/// `host:port` of a `http://host:port` base URL.
+pub fn authority(base_url: &str) -> &str {
+    base_url.trim_start_matches("http://").trim_end_matches('/')
+}
+
+/// One HTTP/1.1 request over a fresh TCP connection (`Connection: close`); returns the status and the body.
+pub fn http_post(url: &str, secret: &str, body: &str) -> (u16, String) {
+    use std::io::{Read as _, Write as _};
+    let rest = url.trim_start_matches("http://");
+    let (host, path) = rest.split_at(rest.find('/').unwrap());
+    let mut stream = std::net::TcpStream::connect(host).unwrap();
+    stream.set_read_timeout(Some(Duration::from_secs(30))).unwrap();
+    let request = format!(
+        "POST {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {secret}\r\n\
+         Content-Type: application/json\r\nContent-Length: {}\r\nConnection: close\r\n\r\n{body}",
+        body.len()
+    );
+    stream.write_all(request.as_bytes()).unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    let status = answer
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+    let body = answer
+        .split_once("\r\n\r\n")
+        .map(|(_, b)| b.to_owned())
+        .unwrap_or_default();
+    (status, body)
 }

@@ -1,7 +1,8 @@
 //! The functions' configuration, read once from the environment at start and validated.
 
 use bitconn::gateway::GatewaySettings;
-use bitconn::store::{InvalidStoreSpec, StoreSpec};
+use bitconn::seal::{InvalidSealSpec, SealSpec};
+use bitconn::store::{InvalidStoreSpec, StoreOptions, StoreSpec};
 use std::time::Duration;
 
 /// Store used when `BITCONN_STORE` is not set: the table the SAM template creates.
@@ -17,6 +18,8 @@ pub enum ConfigError {
     ZeroTimeout { name: &'static str },
     #[error("{name} must be a positive number, got `{value}`")]
     Number { name: &'static str, value: String },
+    #[error("BITCONN_SEAL: {0}")]
+    Seal(#[from] InvalidSealSpec),
 }
 
 /// Everything a function reads from its environment (the AWS SDK reads its own `AWS_*` variables).
@@ -35,6 +38,8 @@ pub struct FunctionConfig {
     pub max_body_bytes: Option<usize>,
     /// `BITCONN_SCHEMA_CACHE_TTL`.
     pub schema_cache_ttl: Option<Duration>,
+    /// `BITCONN_SEAL`: the key sealing stored credentials (`kms:<key>` in AWS; the template sets it).
+    pub seal: Option<SealSpec>,
     /// `RUST_LOG`.
     pub log_filter: String,
 }
@@ -76,6 +81,7 @@ impl FunctionConfig {
             odoo_timeout: timeout("BITCONN_ODOO_TIMEOUT")?,
             max_body_bytes,
             schema_cache_ttl: duration("BITCONN_SCHEMA_CACHE_TTL")?,
+            seal: lookup("BITCONN_SEAL").map(|v| v.trim().parse()).transpose()?,
             log_filter: lookup("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
         })
     }
@@ -86,6 +92,14 @@ impl FunctionConfig {
         match &self.execution_log_table {
             Some(table) => spec.with_log_table(table),
             None => Ok(spec),
+        }
+    }
+
+    /// How the stores are opened: the default options with this function's seal key.
+    pub fn store_options(&self) -> StoreOptions {
+        StoreOptions {
+            seal: self.seal.clone(),
+            ..StoreOptions::default()
         }
     }
 
@@ -152,6 +166,21 @@ mod tests {
                 .unwrap()
                 .store_spec()
                 .is_err()
+        );
+    }
+
+    #[test]
+    fn the_seal_key_is_read_and_checked() {
+        assert_eq!(from(&[]).unwrap().store_options().seal, None);
+        let config = from(&[("BITCONN_SEAL", "kms:alias/bitconn-credentials")]).unwrap();
+        assert_eq!(
+            config.store_options().seal,
+            Some(SealSpec::Kms("alias/bitconn-credentials".into()))
+        );
+        let error = from(&[("BITCONN_SEAL", "plaintext")]).unwrap_err().to_string();
+        assert!(
+            error.contains("BITCONN_SEAL") && error.contains("plaintext"),
+            "{error}"
         );
     }
 

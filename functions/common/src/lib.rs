@@ -48,7 +48,7 @@ pub fn init_tracing(config: &FunctionConfig) {
 /// Opens the store and builds the gateway, once per execution environment.
 pub async fn build_gateway(config: &FunctionConfig) -> Result<LambdaGateway, lambda_http::Error> {
     let spec = config.store_spec()?;
-    let stores = bitconn::store::open_stores(&spec).await?;
+    let stores = bitconn::store::open_stores_with(&spec, &config.store_options()).await?;
     Ok(LambdaGateway::new(
         stores.config,
         stores.log,

@@ -68,6 +68,11 @@ pub struct WebhookConfig {
     pub field_rules: BTreeMap<ModelName, FieldRule>,
     pub limits: Limits,
     pub allowed_verbs: Vec<HttpVerb>,
+    /// Set only on the webhook `bitconn serve` creates for its bundled Odoo simulator: demo mode re-points and
+    /// re-keys that webhook on every start, and must never touch any other (records stored before the mark
+    /// existed read as `false`). Changing the webhook's Odoo connection clears it.
+    #[serde(default)]
+    pub demo: bool,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -103,6 +108,7 @@ impl WebhookConfig {
             field_rules: BTreeMap::new(),
             limits: Limits::default(),
             allowed_verbs: vec![HttpVerb::Post],
+            demo: false,
             version: 1,
             created_at: now,
             updated_at: now,

@@ -14,12 +14,19 @@ pub const DEFAULT_LOG_QUEUE: usize = 4096;
 pub const DEFAULT_LOG_BATCH: usize = 100;
 /// How long an entry may wait for the writer when traffic is light.
 pub const DEFAULT_LOG_INTERVAL: Duration = Duration::from_millis(200);
+/// Tries at storing one batch before its entries are given up (a database locked by another process, a
+/// throttled table). With the pauses below and SQLite's 1 s busy wait per try, a sink may be unavailable for
+/// about 9 s without losing an entry.
+pub const LOG_WRITE_ATTEMPTS: u32 = 6;
+/// Pause after the first failed try; doubled after each further one (0.1, 0.2, 0.4, 0.8, 1.6 s).
+pub const LOG_RETRY_FIRST_PAUSE: Duration = Duration::from_millis(100);
 
 #[derive(Default)]
 struct Counters {
     written: AtomicU64,
     dropped: AtomicU64,
     failed: AtomicU64,
+    retried: AtomicU64,
 }
 
 /// What happened to the entries handed to a `BackgroundLog` so far.
@@ -29,8 +36,17 @@ pub struct BackgroundLogStats {
     pub written: u64,
     /// Refused because the queue was full.
     pub dropped: u64,
-    /// Lost because the sink failed to store them.
+    /// Lost because the sink failed to store them `LOG_WRITE_ATTEMPTS` times.
     pub failed: u64,
+    /// Batches tried again after a failure (whether or not a later try succeeded).
+    pub retried: u64,
+}
+
+impl BackgroundLogStats {
+    /// Entries that never reached the sink: refused by a full queue, or given up after every try.
+    pub fn lost(&self) -> u64 {
+        self.dropped + self.failed
+    }
 }
 
 struct Shared {
@@ -43,6 +59,7 @@ struct Shared {
     writing: tokio::sync::Mutex<()>,
     closed: AtomicBool,
     counters: Counters,
+    first_pause: Duration,
 }
 
 impl Shared {
@@ -58,14 +75,31 @@ impl Shared {
             if batch.is_empty() {
                 return;
             }
-            let count = batch.len() as u64;
-            match self.sink.record_batch(batch).await {
-                Ok(()) => self.counters.written.fetch_add(count, Ordering::Relaxed),
-                Err(error) => {
-                    tracing::warn!(%error, entries = count, "execution log entries could not be stored");
-                    self.counters.failed.fetch_add(count, Ordering::Relaxed)
+            self.write_batch(batch).await;
+        }
+    }
+
+    /// Stores one batch, trying again with doubling pauses; the entries count as failed after the last try.
+    async fn write_batch(&self, batch: Vec<ExecutionLogEntry>) {
+        let count = batch.len() as u64;
+        let mut pause = self.first_pause;
+        for attempt in 1..=LOG_WRITE_ATTEMPTS {
+            let error = match self.sink.record_batch(batch.clone()).await {
+                Ok(()) => {
+                    self.counters.written.fetch_add(count, Ordering::Relaxed);
+                    return;
                 }
+                Err(error) => error,
             };
+            if attempt == LOG_WRITE_ATTEMPTS {
+                let failed = self.counters.failed.fetch_add(count, Ordering::Relaxed) + count;
+                tracing::warn!(%error, entries = count, failed_so_far = failed, "execution log entries lost after {LOG_WRITE_ATTEMPTS} tries");
+                return;
+            }
+            self.counters.retried.fetch_add(1, Ordering::Relaxed);
+            tracing::info!(%error, entries = count, attempt, "execution log batch not stored yet; trying again");
+            tokio::time::sleep(pause).await;
+            pause = pause.saturating_mul(2);
         }
     }
 }
@@ -93,6 +127,7 @@ impl BackgroundLog {
             writing: tokio::sync::Mutex::new(()),
             closed: AtomicBool::new(false),
             counters: Counters::default(),
+            first_pause: LOG_RETRY_FIRST_PAUSE,
         });
         tokio::spawn(write_in_background(Arc::clone(&shared), interval));
         Self { shared }
@@ -104,6 +139,7 @@ impl BackgroundLog {
             written: counters.written.load(Ordering::Relaxed),
             dropped: counters.dropped.load(Ordering::Relaxed),
             failed: counters.failed.load(Ordering::Relaxed),
+            retried: counters.retried.load(Ordering::Relaxed),
         }
     }
 
@@ -166,6 +202,10 @@ impl ExecutionLog for BackgroundLog {
     async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
         entries.into_iter().for_each(|entry| self.enqueue(entry));
         Ok(())
+    }
+
+    fn delivery(&self) -> Option<BackgroundLogStats> {
+        Some(self.stats())
     }
 
     async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError> {
@@ -242,7 +282,8 @@ mod tests {
             BackgroundLogStats {
                 written: 250,
                 dropped: 0,
-                failed: 0
+                failed: 0,
+                retried: 0
             }
         );
         assert_eq!(
@@ -302,8 +343,81 @@ mod tests {
             BackgroundLogStats {
                 written: 6,
                 dropped: 5,
-                failed: 0
+                failed: 0,
+                retried: 0
             }
+        );
+    }
+
+    /// A sink that fails its first `failures` batches, as a locked database would.
+    struct FlakySink {
+        inner: MemoryExecutionLog,
+        failures: AtomicU64,
+    }
+
+    #[async_trait]
+    impl ExecutionLog for FlakySink {
+        async fn record(&self, entry: ExecutionLogEntry) -> Result<(), LogError> {
+            self.inner.record(entry).await
+        }
+        async fn record_batch(&self, entries: Vec<ExecutionLogEntry>) -> Result<(), LogError> {
+            let left = self.failures.load(Ordering::Relaxed);
+            if left > 0 {
+                self.failures.store(left - 1, Ordering::Relaxed);
+                return Err(LogError::message("database is locked"));
+            }
+            self.inner.record_batch(entries).await
+        }
+        async fn query(&self, query: &LogQuery) -> Result<Vec<ExecutionLogEntry>, LogError> {
+            self.inner.query(query).await
+        }
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_failed_batch_is_tried_again_and_nothing_is_lost() {
+        let sink = Arc::new(FlakySink {
+            inner: MemoryExecutionLog::new(),
+            failures: AtomicU64::new(u64::from(LOG_WRITE_ATTEMPTS) - 1),
+        });
+        let log = BackgroundLog::with_limits(sink.clone(), 100, 50, Duration::from_secs(3600));
+        let id = WebhookId::generate();
+        for n in 0..10 {
+            log.enqueue(entry(id, n));
+        }
+        log.flush().await.unwrap();
+        assert_eq!(sink.inner.query(&LogQuery::default()).await.unwrap().len(), 10);
+        let stats = log.delivery().unwrap();
+        assert_eq!(
+            (stats.written, stats.lost(), stats.retried),
+            (10, 0, u64::from(LOG_WRITE_ATTEMPTS) - 1)
+        );
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_batch_that_never_stores_is_counted_as_lost_after_the_last_try() {
+        let sink = Arc::new(FlakySink {
+            inner: MemoryExecutionLog::new(),
+            failures: AtomicU64::new(u64::from(LOG_WRITE_ATTEMPTS)),
+        });
+        let log = BackgroundLog::with_limits(sink.clone(), 100, 50, Duration::from_secs(3600));
+        let id = WebhookId::generate();
+        for n in 0..3 {
+            log.enqueue(entry(id, n));
+        }
+        let started = tokio::time::Instant::now();
+        log.flush().await.unwrap();
+        assert!(
+            started.elapsed() >= Duration::from_millis(3100),
+            "the pauses double from 100 ms"
+        );
+        let stats = log.stats();
+        assert_eq!((stats.written, stats.failed, stats.lost()), (0, 3, 3));
+        log.enqueue(entry(id, 3));
+        log.flush().await.unwrap();
+        assert_eq!(
+            log.stats().written,
+            1,
+            "the writer goes on after giving a batch up"
         );
     }
 

@@ -10,6 +10,7 @@ mod sqlite;
 
 pub use background::{
     BackgroundLog, BackgroundLogStats, DEFAULT_LOG_BATCH, DEFAULT_LOG_INTERVAL, DEFAULT_LOG_QUEUE,
+    LOG_RETRY_FIRST_PAUSE, LOG_WRITE_ATTEMPTS,
 };
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoExecutionLog;
@@ -133,5 +134,11 @@ pub trait ExecutionLog: Send + Sync {
     /// Waits until everything recorded so far is stored (buffering adapters; a no-op for the others).
     async fn flush(&self) -> Result<(), LogError> {
         Ok(())
+    }
+
+    /// What happened to the entries recorded so far — written, dropped, given up — for a log that buffers
+    /// (`BackgroundLog`); `None` for sinks that answer every `record` themselves.
+    fn delivery(&self) -> Option<BackgroundLogStats> {
+        None
     }
 }

@@ -8,7 +8,7 @@ use time::{Duration, OffsetDateTime};
 use tokio::time::Instant;
 
 use super::{DEFAULT_RETENTION, ExecutionLog, ExecutionLogEntry, LogError, LogQuery, Outcome};
-use crate::store::{DbError, SqliteDb};
+use crate::store::{DbError, Role, SqliteDb};
 
 /// How often at most a write also deletes expired rows (one indexed range delete).
 const SWEEP_INTERVAL: std::time::Duration = std::time::Duration::from_secs(60);
@@ -116,7 +116,7 @@ impl ExecutionLog for SqliteExecutionLog {
             .sweep_due()
             .then(|| to_ns(OffsetDateTime::now_utc() - self.retention));
         self.db
-            .call(move |c| {
+            .call(Role::LogWrite, move |c| {
                 let tx = c.transaction()?;
                 for entry in &entries {
                     insert(&tx, entry)?;
@@ -138,7 +138,7 @@ impl ExecutionLog for SqliteExecutionLog {
         let limit = query.limit.map_or(-1, |l| i64::try_from(l).unwrap_or(i64::MAX));
         let rows = self
             .db
-            .call(move |c| {
+            .call(Role::LogRead, move |c| {
                 let rows = match webhook {
                     Some(webhook) => {
                         let sql = format!(

@@ -11,11 +11,13 @@ use aws_sdk_dynamodb::types::{
 use std::collections::HashMap;
 use std::time::Duration;
 
-use super::{ConfigStore, StoreError, next_version};
+use super::{ConfigStore, StoreError, next_version, open_config, seal_config};
 use crate::config::{WebhookConfig, WebhookId};
+use crate::seal::Sealer;
 
-/// Version of the item layout below, stored in every item's `format` attribute.
-const ITEM_FORMAT: &str = "1";
+/// Version of the item layout below, stored in every item's `format` attribute: 2 since credentials inside
+/// `config` are sealed (format 1 items, credentials in clear, still read).
+const ITEM_FORMAT: &str = "2";
 /// Partition key of the webhooks table.
 pub(crate) const WEBHOOK_KEY: &str = "id";
 /// Partition and sort key of the execution-log table, and its TTL attribute (epoch seconds).
@@ -48,24 +50,27 @@ where
     }
 }
 
-/// Webhook configurations, one item per webhook (see docs/storage.md for the layout).
+/// Webhook configurations, one item per webhook (see docs/storage.md for the layout), credentials sealed
+/// by `sealer` (KMS in AWS).
 #[derive(Clone)]
 pub struct DynamoConfigStore {
     client: Client,
     table: String,
+    sealer: Sealer,
 }
 
 impl DynamoConfigStore {
-    pub fn new(client: Client, table: impl Into<String>) -> Self {
+    pub fn new(client: Client, table: impl Into<String>, sealer: Sealer) -> Self {
         Self {
             client,
             table: table.into(),
+            sealer,
         }
     }
 
     /// For tests and tools that build their own AWS configuration (endpoint, region, credentials).
-    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>) -> Self {
-        Self::new(Client::new(config), table)
+    pub fn from_sdk_config(config: &aws_config::SdkConfig, table: impl Into<String>, sealer: Sealer) -> Self {
+        Self::new(Client::new(config), table, sealer)
     }
 
     pub fn table(&self) -> &str {
@@ -100,7 +105,7 @@ impl DynamoConfigStore {
             .client
             .put_item()
             .table_name(&self.table)
-            .set_item(Some(encode(config)?))
+            .set_item(Some(encode(config, seal_config(&self.sealer, config).await?)))
             .condition_expression(condition)
             .set_expression_attribute_values((!values.is_empty()).then_some(values))
             .send()
@@ -116,13 +121,13 @@ impl DynamoConfigStore {
     }
 }
 
-fn encode(config: &WebhookConfig) -> Result<HashMap<String, AttributeValue>, StoreError> {
-    let json = serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))?;
+/// The item of `config`, whose stored JSON (credentials sealed) is `json`.
+fn encode(config: &WebhookConfig, json: String) -> HashMap<String, AttributeValue> {
     let updated_at = config
         .updated_at
         .format(&time::format_description::well_known::Rfc3339)
         .unwrap_or_default();
-    Ok(HashMap::from([
+    HashMap::from([
         (WEBHOOK_KEY.to_owned(), AttributeValue::S(config.id.to_string())),
         (
             "version".to_owned(),
@@ -133,24 +138,26 @@ fn encode(config: &WebhookConfig) -> Result<HashMap<String, AttributeValue>, Sto
         ("updated_at".to_owned(), AttributeValue::S(updated_at)),
         ("format".to_owned(), AttributeValue::N(ITEM_FORMAT.to_owned())),
         ("config".to_owned(), AttributeValue::S(json)),
-    ]))
+    ])
 }
 
-fn decode(item: &HashMap<String, AttributeValue>) -> Result<WebhookConfig, StoreError> {
+async fn decode(
+    sealer: &Sealer,
+    item: &HashMap<String, AttributeValue>,
+) -> Result<WebhookConfig, StoreError> {
     let id = item
         .get(WEBHOOK_KEY)
         .and_then(|v| v.as_s().ok())
         .cloned()
         .unwrap_or_default();
-    let corrupt = |reason: String| StoreError::Corrupt {
-        id: id.clone(),
-        reason,
-    };
     let json = item
         .get("config")
         .and_then(|v| v.as_s().ok())
-        .ok_or_else(|| corrupt("no `config` attribute".into()))?;
-    serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))
+        .ok_or_else(|| StoreError::Corrupt {
+            id: id.clone(),
+            reason: "no `config` attribute".into(),
+        })?;
+    open_config(sealer, &id, json).await
 }
 
 #[async_trait]
@@ -176,7 +183,10 @@ impl ConfigStore for DynamoConfigStore {
             .send()
             .await
             .map_err(|e| self.error("GetItem", e))?;
-        output.item.as_ref().map(decode).transpose()
+        match &output.item {
+            Some(item) => Ok(Some(decode(&self.sealer, item).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list(&self) -> Result<Vec<WebhookConfig>, StoreError> {
@@ -193,7 +203,7 @@ impl ConfigStore for DynamoConfigStore {
                 .await
                 .map_err(|e| self.error("Scan", e))?;
             for item in page.items() {
-                configs.push(decode(item)?);
+                configs.push(decode(&self.sealer, item).await?);
             }
             start = page.last_evaluated_key;
             if start.is_none() {

@@ -8,6 +8,8 @@ mod open;
 mod spec;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqlite")]
+mod sqlite_db;
 
 pub use cached::{CachedConfigStore, DEFAULT_CONFIG_CACHE_TTL};
 #[cfg(feature = "dynamodb")]
@@ -16,13 +18,16 @@ pub use memory::MemoryConfigStore;
 pub use open::{StoreOptions, Stores, init_stores, init_stores_with, open_stores, open_stores_with};
 pub use spec::{InvalidStoreSpec, SqliteLocation, StoreSpec};
 #[cfg(feature = "sqlite")]
-pub(crate) use sqlite::DbError;
+pub use sqlite::SqliteConfigStore;
 #[cfg(feature = "sqlite")]
-pub use sqlite::{SqliteConfigStore, SqliteDb};
+pub use sqlite_db::SqliteDb;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite_db::{DbError, Role};
 
 use async_trait::async_trait;
 
 use crate::config::{WebhookConfig, WebhookId};
+use crate::seal::{Sealer, open_document, seal_document};
 
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
@@ -37,6 +42,9 @@ pub enum StoreError {
     Missing(String),
     #[error("stored webhook {id} cannot be decoded: {reason}")]
     Corrupt { id: String, reason: String },
+    /// A stored credential could not be sealed or opened (no key configured, wrong key, altered value).
+    #[error(transparent)]
+    Seal(#[from] crate::seal::SealError),
     #[error("config store unavailable: {0}")]
     Backend(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The store kind was left out of this build (a cargo feature of the `bitconn` crate).
@@ -68,4 +76,30 @@ pub fn next_version(config: &WebhookConfig) -> WebhookConfig {
     next.version = config.version + 1;
     next.updated_at = time::OffsetDateTime::now_utc();
     next
+}
+
+/// The stored JSON of `config`, its credentials sealed: what the SQLite and DynamoDB adapters write.
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+pub(crate) async fn seal_config(sealer: &Sealer, config: &WebhookConfig) -> Result<String, StoreError> {
+    let mut document = serde_json::to_value(config).map_err(|e| StoreError::Backend(Box::new(e)))?;
+    seal_document(sealer, &config.id.to_string(), &mut document).await?;
+    serde_json::to_string(&document).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+/// A stored JSON config with its credentials opened; clear ones (older stores) are read as they are.
+#[cfg_attr(not(any(feature = "sqlite", feature = "dynamodb")), allow(dead_code))]
+pub(crate) async fn open_config(sealer: &Sealer, id: &str, json: &str) -> Result<WebhookConfig, StoreError> {
+    let corrupt = |reason: String| StoreError::Corrupt {
+        id: id.to_owned(),
+        reason,
+    };
+    let mut document: serde_json::Value = serde_json::from_str(json).map_err(|e| corrupt(e.to_string()))?;
+    let clear = open_document(sealer, id, &mut document).await?;
+    if clear > 0 {
+        tracing::debug!(
+            webhook = id,
+            "stored credentials in clear; they are sealed on the next write"
+        );
+    }
+    serde_json::from_value(document).map_err(|e| corrupt(e.to_string()))
 }

@@ -6,6 +6,7 @@ use super::{
     CachedConfigStore, ConfigStore, DEFAULT_CONFIG_CACHE_TTL, MemoryConfigStore, StoreError, StoreSpec,
 };
 use crate::execution_log::{BackgroundLog, DEFAULT_RETENTION, ExecutionLog, MemoryExecutionLog};
+use crate::seal::{LocalKey, SealSpec, Sealer};
 
 /// The two ports a host hands to the gateway.
 #[derive(Clone)]
@@ -23,9 +24,13 @@ pub struct StoreOptions {
     pub config_cache_ttl: std::time::Duration,
     /// Write the execution log from a background task (`BackgroundLog`) so the request path only queues.
     pub background_log: bool,
+    /// The key that seals stored credentials (`BITCONN_SEAL`); `None` lets the store choose: the key file
+    /// beside an SQLite file, a per-process key for in-memory stores, nothing for DynamoDB (writes then fail
+    /// with the reason, reads of clear values still work).
+    pub seal: Option<SealSpec>,
     /// The AWS configuration for `dynamodb:` stores; `None` loads the SDK defaults (`AWS_REGION`,
-    /// `AWS_ENDPOINT_URL`, credentials chain…).
-    #[cfg(feature = "dynamodb")]
+    /// `AWS_ENDPOINT_URL`, credentials chain…). Also used by `kms:` sealing.
+    #[cfg(any(feature = "dynamodb", feature = "kms"))]
     pub sdk_config: Option<aws_config::SdkConfig>,
 }
 
@@ -35,7 +40,8 @@ impl Default for StoreOptions {
             log_retention: DEFAULT_RETENTION,
             config_cache_ttl: DEFAULT_CONFIG_CACHE_TTL,
             background_log: true,
-            #[cfg(feature = "dynamodb")]
+            seal: None,
+            #[cfg(any(feature = "dynamodb", feature = "kms"))]
             sdk_config: None,
         }
     }
@@ -49,6 +55,8 @@ pub async fn open_stores(spec: &StoreSpec) -> Result<Stores, StoreError> {
 pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Result<Stores, StoreError> {
     let (config, log): (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>) = match spec {
         StoreSpec::Memory => {
+            // Nothing is at rest, so nothing is sealed; `sealer` is still built so a bad `seal` option fails here.
+            sealer(options, None, "").await?;
             let log = Arc::new(MemoryExecutionLog::with_retention(options.log_retention));
             return Ok(Stores {
                 config: Arc::new(MemoryConfigStore::new()),
@@ -95,12 +103,54 @@ pub async fn init_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
 
 type Pair = (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>);
 
+/// The sealer `options.seal` names, or the store's default (`default_key_file` for an SQLite file).
+async fn sealer(
+    options: &StoreOptions,
+    default_key_file: Option<&std::path::Path>,
+    unconfigured: &str,
+) -> Result<Sealer, StoreError> {
+    let local = |path: &std::path::Path| -> Result<Sealer, StoreError> {
+        Ok(Sealer::with_key(Arc::new(LocalKey::load_or_create(path)?)))
+    };
+    match &options.seal {
+        Some(SealSpec::None) => Ok(Sealer::no_encryption()),
+        Some(SealSpec::KeyFile(path)) => local(path),
+        Some(SealSpec::Kms(key)) => kms_sealer(options, key).await,
+        None => match default_key_file {
+            Some(path) => local(path),
+            None if unconfigured.is_empty() => Ok(Sealer::with_key(Arc::new(LocalKey::ephemeral()))),
+            None => Ok(Sealer::unconfigured(unconfigured)),
+        },
+    }
+}
+
+#[cfg(feature = "kms")]
+async fn kms_sealer(options: &StoreOptions, key: &str) -> Result<Sealer, StoreError> {
+    let config = sdk_config(options).await;
+    Ok(Sealer::with_key(Arc::new(crate::seal::KmsKey::from_sdk_config(
+        &config, key,
+    ))))
+}
+
+#[cfg(not(feature = "kms"))]
+async fn kms_sealer(_: &StoreOptions, _: &str) -> Result<Sealer, StoreError> {
+    Err(StoreError::Unsupported {
+        kind: "kms",
+        feature: "kms",
+    })
+}
+
 #[cfg(feature = "sqlite")]
 async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -> Result<Pair, StoreError> {
     use crate::execution_log::SqliteExecutionLog;
+    let key_file = match location {
+        super::SqliteLocation::File(path) => Some(crate::seal::key_file_for(path)),
+        super::SqliteLocation::InMemory => None,
+    };
     let db = super::SqliteDb::open(location).await?;
+    let sealer = sealer(options, key_file.as_deref(), "").await?;
     let log = SqliteExecutionLog::with_retention(db.clone(), options.log_retention);
-    Ok((Arc::new(super::SqliteConfigStore::new(db)), Arc::new(log)))
+    Ok((Arc::new(super::SqliteConfigStore::new(db, sealer)), Arc::new(log)))
 }
 
 #[cfg(not(feature = "sqlite"))]
@@ -111,7 +161,7 @@ async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Pair
     })
 }
 
-#[cfg(feature = "dynamodb")]
+#[cfg(any(feature = "dynamodb", feature = "kms"))]
 async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
     match &options.sdk_config {
         Some(config) => config.clone(),
@@ -127,7 +177,13 @@ async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
 async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<Pair, StoreError> {
     use crate::execution_log::DynamoExecutionLog;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
-    let config = super::DynamoConfigStore::new(client.clone(), webhooks);
+    let sealer = sealer(
+        options,
+        None,
+        "a DynamoDB store seals credentials with AWS KMS: set BITCONN_SEAL=kms:<key id, ARN or alias>",
+    )
+    .await?;
+    let config = super::DynamoConfigStore::new(client.clone(), webhooks, sealer);
     let log = DynamoExecutionLog::with_retention(client, log, options.log_retention);
     Ok((Arc::new(config), Arc::new(log)))
 }

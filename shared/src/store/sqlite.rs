@@ -1,133 +1,31 @@
-//! SQLite adapter of the `ConfigStore` port, and the database handle the SQLite execution log shares.
+//! SQLite adapter of the `ConfigStore` port: one row per webhook, its credentials sealed inside the JSON.
 
 use async_trait::async_trait;
-use rusqlite::{Connection, OptionalExtension as _, params};
-use std::sync::{Arc, Mutex, PoisonError};
-use std::time::Duration;
+use rusqlite::{OptionalExtension as _, params};
 
-use super::{ConfigStore, SqliteLocation, StoreError, next_version};
+use super::sqlite_db::{DbError, Role};
+use super::{ConfigStore, SqliteDb, StoreError, next_version};
 use crate::config::{WebhookConfig, WebhookId};
+use crate::seal::Sealer;
 
-/// How long a write waits for another process holding the database lock (e.g. the CLI while `serve` runs).
-const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
-/// Bumped when the schema changes; stored in `PRAGMA user_version`.
-const SCHEMA_VERSION: u32 = 1;
-/// Both tables; `IF NOT EXISTS` makes opening an existing database a no-op.
-const SCHEMA: &str = "
-CREATE TABLE IF NOT EXISTS webhooks (
-    id         TEXT PRIMARY KEY NOT NULL,
-    version    INTEGER NOT NULL,
-    updated_at TEXT NOT NULL,
-    config     TEXT NOT NULL
-) STRICT;
-CREATE TABLE IF NOT EXISTS execution_log (
-    seq          INTEGER PRIMARY KEY,
-    webhook_id   TEXT NOT NULL,
-    at_ns        INTEGER NOT NULL,
-    http_verb    TEXT NOT NULL,
-    method       TEXT,
-    model        TEXT,
-    outcome      TEXT NOT NULL,
-    status       INTEGER NOT NULL,
-    duration_ms  INTEGER NOT NULL,
-    odoo_calls   INTEGER NOT NULL,
-    error_code   TEXT,
-    request_body TEXT NOT NULL
-) STRICT;
-CREATE INDEX IF NOT EXISTS execution_log_by_webhook ON execution_log (webhook_id, at_ns);
-CREATE INDEX IF NOT EXISTS execution_log_by_time ON execution_log (at_ns);
-";
-
-/// Why a database call failed, before it is turned into the caller's port error.
-#[derive(Debug, thiserror::Error)]
-pub(crate) enum DbError {
-    #[error(transparent)]
-    Sqlite(#[from] rusqlite::Error),
-    #[error("the SQLite worker stopped: {0}")]
-    Worker(String),
-    #[error("cannot open {name}: {source}")]
-    Open { name: String, source: rusqlite::Error },
-}
-
-impl DbError {
-    /// A table was dropped or the file replaced after it was opened.
-    pub(crate) fn is_missing_table(&self) -> bool {
-        self.to_string().contains("no such table")
-    }
-}
-
-/// One SQLite connection (WAL mode) shared by the config store and the execution log of the same database.
-/// Calls run on tokio's blocking pool, so the async runtime never waits on disk.
-#[derive(Clone)]
-pub struct SqliteDb {
-    connection: Arc<Mutex<Connection>>,
-    name: Arc<str>,
-}
-
-impl SqliteDb {
-    /// Opens (creating if needed) the database and its schema.
-    pub async fn open(location: &SqliteLocation) -> Result<Self, StoreError> {
-        let location = location.clone();
-        let name: Arc<str> = match &location {
-            SqliteLocation::InMemory => "SQLite database :memory:".into(),
-            SqliteLocation::File(path) => format!("SQLite database {}", path.display()).into(),
-        };
-        let connection = tokio::task::spawn_blocking(move || open_connection(&location))
-            .await
-            .map_err(|e| StoreError::Backend(Box::new(DbError::Worker(e.to_string()))))?
-            .map_err(|source| {
-                StoreError::Backend(Box::new(DbError::Open {
-                    name: name.to_string(),
-                    source,
-                }))
-            })?;
-        Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
-            name,
-        })
-    }
-
-    /// What error messages call this database.
-    pub fn name(&self) -> &str {
-        &self.name
-    }
-
-    pub(crate) async fn call<T, F>(&self, f: F) -> Result<T, DbError>
-    where
-        T: Send + 'static,
-        F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
-    {
-        let connection = Arc::clone(&self.connection);
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut connection)
-        })
-        .await
-        .map_err(|e| DbError::Worker(e.to_string()))?
-    }
-}
-
-fn open_connection(location: &SqliteLocation) -> rusqlite::Result<Connection> {
-    let connection = match location {
-        SqliteLocation::InMemory => Connection::open_in_memory()?,
-        SqliteLocation::File(path) => Connection::open(path)?,
-    };
-    connection.busy_timeout(BUSY_TIMEOUT)?;
-    // WAL: readers (the CLI's `logs`) never block the writer; NORMAL sync is durable across application crashes.
-    connection.execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")?;
-    connection.execute_batch(SCHEMA)?;
-    connection.execute_batch(&format!("PRAGMA user_version = {SCHEMA_VERSION};"))?;
-    Ok(connection)
-}
-
-/// Webhook configurations in the `webhooks` table: key columns plus the config as a JSON document.
+/// Webhook configurations in the `webhooks` table: key columns plus the config as a JSON document whose
+/// credentials are sealed by `sealer` (clear ones from older stores are read, and sealed on the next write).
 pub struct SqliteConfigStore {
     db: SqliteDb,
+    sealer: Sealer,
 }
 
 impl SqliteConfigStore {
-    pub fn new(db: SqliteDb) -> Self {
-        Self { db }
+    pub fn new(db: SqliteDb, sealer: Sealer) -> Self {
+        Self { db, sealer }
+    }
+
+    async fn encode(&self, config: &WebhookConfig) -> Result<String, StoreError> {
+        super::seal_config(&self.sealer, config).await
+    }
+
+    async fn decode(&self, id: &str, json: &str) -> Result<WebhookConfig, StoreError> {
+        super::open_config(&self.sealer, id, json).await
     }
 
     fn error(&self, error: DbError) -> StoreError {
@@ -137,17 +35,6 @@ impl SqliteConfigStore {
             StoreError::Backend(Box::new(error))
         }
     }
-}
-
-fn encode(config: &WebhookConfig) -> Result<String, StoreError> {
-    serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn decode(id: &str, json: &str) -> Result<WebhookConfig, StoreError> {
-    serde_json::from_str(json).map_err(|e| StoreError::Corrupt {
-        id: id.to_owned(),
-        reason: e.to_string(),
-    })
 }
 
 fn timestamp(at: time::OffsetDateTime) -> String {
@@ -169,11 +56,11 @@ enum UpdateMiss {
 #[async_trait]
 impl ConfigStore for SqliteConfigStore {
     async fn create(&self, config: &WebhookConfig) -> Result<(), StoreError> {
-        let (id, json) = (config.id.to_string(), encode(config)?);
+        let (id, json) = (config.id.to_string(), self.encode(config).await?);
         let (version, updated_at) = (version_column(config.version)?, timestamp(config.updated_at));
         let inserted = self
             .db
-            .call(move |c| {
+            .call(Role::Store, move |c| {
                 let sql = "INSERT INTO webhooks (id, version, updated_at, config) VALUES (?1, ?2, ?3, ?4) \
                            ON CONFLICT (id) DO NOTHING";
                 Ok(c.execute(sql, params![id, version, updated_at, json])?)
@@ -190,7 +77,7 @@ impl ConfigStore for SqliteConfigStore {
         let key = id.to_string();
         let json = self
             .db
-            .call(move |c| {
+            .call(Role::Store, move |c| {
                 let mut statement = c.prepare_cached("SELECT config FROM webhooks WHERE id = ?1")?;
                 Ok(statement
                     .query_row([key], |row| row.get::<_, String>(0))
@@ -198,13 +85,16 @@ impl ConfigStore for SqliteConfigStore {
             })
             .await
             .map_err(|e| self.error(e))?;
-        json.map(|json| decode(&id.to_string(), &json)).transpose()
+        match json {
+            Some(json) => Ok(Some(self.decode(&id.to_string(), &json).await?)),
+            None => Ok(None),
+        }
     }
 
     async fn list(&self) -> Result<Vec<WebhookConfig>, StoreError> {
         let rows = self
             .db
-            .call(|c| {
+            .call(Role::Store, |c| {
                 let mut statement = c.prepare_cached("SELECT id, config FROM webhooks ORDER BY id")?;
                 let rows = statement
                     .query_map([], |row| Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?)))?;
@@ -212,17 +102,21 @@ impl ConfigStore for SqliteConfigStore {
             })
             .await
             .map_err(|e| self.error(e))?;
-        rows.iter().map(|(id, json)| decode(id, json)).collect()
+        let mut configs = Vec::with_capacity(rows.len());
+        for (id, json) in &rows {
+            configs.push(self.decode(id, json).await?);
+        }
+        Ok(configs)
     }
 
     async fn update(&self, config: &WebhookConfig) -> Result<WebhookConfig, StoreError> {
         let next = next_version(config);
-        let (id, json) = (config.id.to_string(), encode(&next)?);
+        let (id, json) = (config.id.to_string(), self.encode(&next).await?);
         let (expected, version) = (version_column(config.version)?, version_column(next.version)?);
         let updated_at = timestamp(next.updated_at);
         let outcome = self
             .db
-            .call(move |c| {
+            .call(Role::Store, move |c| {
                 let tx = c.transaction()?;
                 let sql = "UPDATE webhooks SET version = ?1, updated_at = ?2, config = ?3 WHERE id = ?4 AND version = ?5";
                 let changed = tx.execute(sql, params![version, updated_at, json, id, expected])?;
@@ -252,7 +146,9 @@ impl ConfigStore for SqliteConfigStore {
         let key = id.to_string();
         let deleted = self
             .db
-            .call(move |c| Ok(c.execute("DELETE FROM webhooks WHERE id = ?1", [key])?))
+            .call(Role::Store, move |c| {
+                Ok(c.execute("DELETE FROM webhooks WHERE id = ?1", [key])?)
+            })
             .await
             .map_err(|e| self.error(e))?;
         Ok(deleted > 0)

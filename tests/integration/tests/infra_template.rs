@@ -35,11 +35,31 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
     for wildcard in [
         "Action: \"*\"",
         "dynamodb:*",
+        "kms:*",
         "Resource: \"*\"",
         "AmazonDynamoDBFullAccess",
     ] {
         assert!(!text.contains(wildcard), "over-broad permission `{wildcard}`");
     }
+    // Credentials are sealed with a KMS key of the stack: the functions may only Decrypt with it, and only
+    // data keys bound to a webhook; GenerateDataKey is for operators (the CLI writes webhooks).
+    assert!(text.contains("Type: AWS::KMS::Key") && text.contains("EnableKeyRotation: true"));
+    assert!(text.contains("BITCONN_SEAL: !Sub \"kms:${CredentialsKey.Arn}\""));
+    assert_eq!(
+        text.matches("Action: [kms:Decrypt]").count(),
+        2,
+        "inbound and schema open credentials"
+    );
+    assert_eq!(
+        text.matches("kms:GenerateDataKey").count(),
+        1,
+        "only the operator policy seals"
+    );
+    assert_eq!(
+        text.matches("Resource: !GetAtt CredentialsKey.Arn").count(),
+        3,
+        "every KMS permission names the key"
+    );
     for route in [
         "Path: /bitconn/webhook/{id}",
         "Path: /bitconn/webhook/{id}/schema",

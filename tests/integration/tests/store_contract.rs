@@ -9,7 +9,7 @@ use bitconn::store::{
     StoreError,
 };
 use std::sync::Arc;
-use storage::{Moto, Subject, unique_table, webhook};
+use storage::{Moto, Subject, key_file_sealer, unique_table, webhook};
 
 async fn created_webhooks_read_back_exactly(store: &dyn ConfigStore) {
     let config = webhook("round-trip");
@@ -21,6 +21,16 @@ async fn created_webhooks_read_back_exactly(store: &dyn ConfigStore) {
         "the rotation grace survives storage"
     );
     assert!(store.get(&WebhookId::generate()).await.unwrap().is_none());
+}
+
+async fn the_demo_mark_is_stored(store: &dyn ConfigStore) {
+    let mut config = webhook("demo");
+    config.demo = true;
+    store.create(&config).await.unwrap();
+    assert!(store.get(&config.id).await.unwrap().unwrap().demo);
+    let plain = webhook("not demo");
+    store.create(&plain).await.unwrap();
+    assert!(!store.get(&plain.id).await.unwrap().unwrap().demo);
 }
 
 async fn creating_an_existing_id_is_refused_and_keeps_the_original(store: &dyn ConfigStore) {
@@ -125,6 +135,7 @@ macro_rules! contract {
             use super::*;
             contract!(@properties $open;
                 created_webhooks_read_back_exactly,
+                the_demo_mark_is_stored,
                 creating_an_existing_id_is_refused_and_keeps_the_original,
                 updates_bump_the_version_and_stale_ones_conflict,
                 only_one_of_two_concurrent_updates_wins,
@@ -185,14 +196,16 @@ async fn assert_every_operation_reports_missing(store: &dyn ConfigStore, table: 
 async fn dynamodb_missing_table_is_reported_clearly() {
     let sdk = Moto::shared().sdk_config().await;
     let table = unique_table("absent");
-    assert_every_operation_reports_missing(&DynamoConfigStore::from_sdk_config(&sdk, &table), &table).await;
+    let store = DynamoConfigStore::from_sdk_config(&sdk, &table, Moto::shared().kms_sealer().await);
+    assert_every_operation_reports_missing(&store, &table).await;
 }
 
 #[tokio::test]
 async fn sqlite_missing_table_is_reported_clearly() {
     let dir = tempfile::tempdir().unwrap();
     let path = dir.path().join("dropped.db");
-    let store = SqliteConfigStore::new(SqliteDb::open(&SqliteLocation::File(path.clone())).await.unwrap());
+    let db = SqliteDb::open(&SqliteLocation::File(path.clone())).await.unwrap();
+    let store = SqliteConfigStore::new(db, key_file_sealer(&path));
     rusqlite::Connection::open(&path)
         .unwrap()
         .execute_batch("DROP TABLE webhooks")
@@ -203,9 +216,10 @@ async fn sqlite_missing_table_is_reported_clearly() {
 #[tokio::test]
 async fn sqlite_webhooks_survive_reopening_and_are_shared_between_connections() {
     let dir = tempfile::tempdir().unwrap();
-    let location = SqliteLocation::File(dir.path().join("shared.db"));
-    let first = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap());
-    let second = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap());
+    let path = dir.path().join("shared.db");
+    let location = SqliteLocation::File(path.clone());
+    let first = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap(), key_file_sealer(&path));
+    let second = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap(), key_file_sealer(&path));
     let config = webhook("two processes");
     first.create(&config).await.unwrap();
     let stored = second.get(&config.id).await.unwrap().unwrap();
@@ -215,6 +229,6 @@ async fn sqlite_webhooks_survive_reopening_and_are_shared_between_connections() 
         Err(StoreError::Conflict { .. })
     ));
     drop((first, second));
-    let reopened = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap());
+    let reopened = SqliteConfigStore::new(SqliteDb::open(&location).await.unwrap(), key_file_sealer(&path));
     assert_eq!(reopened.get(&config.id).await.unwrap().unwrap(), updated);
 }

@@ -6,6 +6,7 @@ mod storage;
 
 use bitconn::config::WebhookId;
 use bitconn::execution_log::LogQuery;
+use bitconn::seal::SealSpec;
 use bitconn::store::{
     StoreError, StoreOptions, StoreSpec, Stores, init_stores, init_stores_with, open_stores, open_stores_with,
 };
@@ -76,7 +77,7 @@ async fn sqlite_file_that_cannot_be_created_is_a_clear_error() {
     assert!(matches!(error, StoreError::Backend(_)), "{error:?}");
     let message = error.to_string();
     assert!(
-        message.contains("/nonexistent-dir/for/sure/bitconn.db") && message.contains("unable to open"),
+        message.contains("/nonexistent-dir/for/sure/bitconn.db") && message.contains("cannot create"),
         "{message}"
     );
 }
@@ -113,6 +114,20 @@ async fn dynamodb_stores_before_and_after_init() {
 
     init_stores_with(&spec, &options).await.unwrap();
     init_stores_with(&spec, &options).await.unwrap();
+    let error = stores
+        .config
+        .create(&webhook("unsealed"))
+        .await
+        .unwrap_err()
+        .to_string();
+    assert!(
+        error.contains("BITCONN_SEAL=kms:"),
+        "DynamoDB needs a KMS key to write: {error}"
+    );
+    let options = StoreOptions {
+        seal: Some(SealSpec::Kms(moto.kms_key().await)),
+        ..options
+    };
     let stores = open_stores_with(&spec, &options).await.unwrap();
     write_and_read(&stores).await;
 

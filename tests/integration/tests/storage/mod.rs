@@ -9,6 +9,7 @@ use bitconn::config::{
 use bitconn::execution_log::{
     DynamoExecutionLog, ExecutionLog, ExecutionLogEntry, MemoryExecutionLog, Outcome, SqliteExecutionLog,
 };
+use bitconn::seal::{LocalKey, Sealer, key_file_for};
 use bitconn::store::{
     ConfigStore, DynamoConfigStore, MemoryConfigStore, SqliteConfigStore, SqliteDb, SqliteLocation,
     create_log_table, create_webhooks_table,
@@ -82,13 +83,19 @@ pub async fn memory_store() -> Subject<dyn ConfigStore> {
     }
 }
 
+/// The sealer an SQLite file gets by default: the key file beside it.
+pub fn key_file_sealer(database: &std::path::Path) -> Sealer {
+    Sealer::with_key(Arc::new(
+        LocalKey::load_or_create(&key_file_for(database)).unwrap(),
+    ))
+}
+
 pub async fn sqlite_store() -> Subject<dyn ConfigStore> {
     let dir = tempfile::tempdir().unwrap();
-    let db = SqliteDb::open(&SqliteLocation::File(dir.path().join("store.db")))
-        .await
-        .unwrap();
+    let path = dir.path().join("store.db");
+    let db = SqliteDb::open(&SqliteLocation::File(path.clone())).await.unwrap();
     Subject {
-        port: Arc::new(SqliteConfigStore::new(db)),
+        port: Arc::new(SqliteConfigStore::new(db, key_file_sealer(&path))),
         keep: Some(dir),
     }
 }
@@ -100,7 +107,11 @@ pub async fn dynamodb_store() -> Subject<dyn ConfigStore> {
         .await
         .unwrap();
     Subject {
-        port: Arc::new(DynamoConfigStore::from_sdk_config(&sdk, table)),
+        port: Arc::new(DynamoConfigStore::from_sdk_config(
+            &sdk,
+            table,
+            Moto::shared().kms_sealer().await,
+        )),
         keep: None,
     }
 }

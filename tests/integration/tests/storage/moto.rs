@@ -1,4 +1,4 @@
-//! A `moto_server` (DynamoDB emulator) on a free port, shared by the tests of one test binary.
+//! A `moto_server` (DynamoDB and KMS emulator) on a free port, shared by the tests of one test binary.
 
 use std::io::{Read as _, Write as _};
 use std::net::{TcpListener, TcpStream};
@@ -84,6 +84,26 @@ impl Moto {
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
             .load()
             .await
+    }
+}
+
+impl Moto {
+    /// A new symmetric KMS key in this moto; returns its id.
+    pub async fn kms_key(&self) -> String {
+        let kms = aws_sdk_kms::Client::new(&self.sdk_config().await);
+        let created = kms
+            .create_key()
+            .description("bitconn test key")
+            .send()
+            .await
+            .unwrap();
+        created.key_metadata().unwrap().key_id().to_owned()
+    }
+
+    /// A sealer with a new KMS key of this moto.
+    pub async fn kms_sealer(&self) -> bitconn::seal::Sealer {
+        let key = bitconn::seal::KmsKey::from_sdk_config(&self.sdk_config().await, self.kms_key().await);
+        bitconn::seal::Sealer::with_key(std::sync::Arc::new(key))
     }
 }
 
