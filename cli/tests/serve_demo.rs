@@ -104,7 +104,10 @@ fn check_example(command: &str, answer: &Value, created_id: &mut Option<i64>) {
         if has("values=") {
             assert!(missing.is_empty(), "{command}: {answer}");
         } else {
-            assert!(missing.contains(&Value::from("partner_id")), "{command}: {answer}");
+            assert!(
+                missing.contains(&Value::from("partner_id")),
+                "{command}: {answer}"
+            );
         }
         return;
     }
