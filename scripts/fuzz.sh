@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Builds every cargo-fuzz target under fuzz/ and runs each for a fixed number of inputs: `scripts/fuzz.sh [RUNS]`
-# (default 20000, as the test command runs it). The short runs use an unoptimised build, which compiles in about
+# (default 20000; the test command runs 5000). The short runs use an unoptimised build, which compiles in about
 # half the time; FUZZ_BUILD=-O optimises. A long run of one target: `cd fuzz && cargo +nightly fuzz run -O body`.
 set -euo pipefail
 cd "$(dirname "$0")/../fuzz"

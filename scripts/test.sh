@@ -19,7 +19,7 @@ log "tests"
 cargo nextest run --workspace --locked --no-fail-fast "$@"
 
 log "fuzz targets, a short fixed run each (scripts/fuzz.sh)"
-scripts/fuzz.sh "${FUZZ_RUNS:-20000}"
+scripts/fuzz.sh "${FUZZ_RUNS:-5000}"
 
 log "lambda functions under cargo lambda (scripts/lambda-smoke.sh)"
 scripts/lambda-smoke.sh
