@@ -90,6 +90,9 @@ impl Gateway {
             return Err(GatewayError::model_not_allowed(&model));
         }
         let operation = Operation::parse(method, envelope.rest, &config.limits)?;
+        if let Operation::Call(call) = &operation {
+            super::business::check_callable(&config, &model, &call.function)?;
+        }
         let session = self.odoo.session(&config.odoo, calls).await?;
         self.execute(&config, &session, &model, operation).await
     }
@@ -109,6 +112,9 @@ fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), Gatewa
         Method::Create if !p.can_create => "create_not_allowed",
         Method::Write if !p.can_write => "write_not_allowed",
         Method::Unlink if !p.can_unlink => "unlink_not_allowed",
+        // An upsert may create or update; a business method changes the records it runs on.
+        Method::Upsert if !p.can_create => "create_not_allowed",
+        Method::Upsert | Method::Call if !p.can_write => "write_not_allowed",
         _ => return Ok(()),
     };
     Err(GatewayError::PermissionDenied {

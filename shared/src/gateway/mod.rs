@@ -2,10 +2,12 @@
 //! Framework-neutral (`http::Request<Bytes>` in, `http::Response<Bytes>` out); hosts adapt their own types.
 
 mod auth;
+mod business;
 mod commands;
 mod crud;
 mod inbound;
 mod log;
+mod names;
 #[cfg(feature = "local-server")]
 mod router;
 mod schema;
