@@ -267,9 +267,18 @@ fn resolve(
     }
     match &reference {
         // Finding a record by its name reads its name: the rules on the comodel's display name apply.
-        Reference::Name(_) => {
-            catalog.read_field(comodel, "display_name").at(Place::Values)?;
-        }
+        // A model without `display_name` in its fields_get is named by `name`.
+        Reference::Name(_) => match catalog.read_field(comodel, "display_name") {
+            Err(FieldCheck::Unknown { .. }) => match catalog.read_field(comodel, "name") {
+                Err(FieldCheck::Unknown { .. }) => {}
+                other => {
+                    other.at(Place::Values)?;
+                }
+            },
+            other => {
+                other.at(Place::Values)?;
+            }
+        },
         Reference::Domain(text) => {
             let value: Value = serde_json::from_str(text).unwrap_or(Value::Null);
             let parsed = domain::parse(&value).map_err(|e| {
@@ -371,4 +380,88 @@ fn x2many(
         }
     }
     Ok(Value::Array(commands))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::odoo::fixtures;
+    use std::collections::BTreeMap;
+
+    fn object(v: Value) -> Map<String, Value> {
+        v.as_object().unwrap().clone()
+    }
+
+    #[test]
+    fn references_are_gathered_once_then_replaced() {
+        let rules = BTreeMap::new();
+        let catalog = fixtures::full(&rules);
+        let order: ModelName = "sale.order".parse().unwrap();
+        let values = object(json!({
+            "name": "S1",
+            "partner_id": {"name": "Deco Addict"},
+            "tag_ids": {"add": [{"name": "Deco Addict"}, 3], "remove": [4]},
+            "order_line": [[0, 0, {"product_id": {"xmlid": "product.desk"}}], [4, 9]]
+        }));
+        let mut lookups = Lookups::default();
+        rewrite(&catalog, &order, &values, 0, &mut lookups).unwrap();
+        let partner = (
+            "res.partner".parse().unwrap(),
+            Reference::Name("Deco Addict".into()),
+        );
+        let tag = ("crm.tag".parse().unwrap(), Reference::Name("Deco Addict".into()));
+        let product = (
+            "product.product".parse().unwrap(),
+            Reference::Xmlid(Xmlid::parse("product.desk").unwrap()),
+        );
+        assert_eq!(
+            lookups.missing,
+            [partner.clone(), tag.clone(), product.clone()].into()
+        );
+        lookups.missing.clear();
+        lookups.known = [(partner, 10), (tag, 7), (product, 5)].into();
+        let out = rewrite(&catalog, &order, &values, 0, &mut lookups)
+            .unwrap()
+            .unwrap();
+        assert!(lookups.missing.is_empty());
+        assert_eq!(
+            Value::Object(out),
+            json!({"name": "S1", "partner_id": 10, "tag_ids": [[4, 7], [4, 3], [3, 4]],
+                   "order_line": [[0, 0, {"product_id": 5}], [4, 9]]})
+        );
+        let plain = object(json!({"name": "S1", "partner_id": 3, "order_line": [[0, 0, {"name": "x"}]]}));
+        assert_eq!(rewrite(&catalog, &order, &plain, 0, &mut lookups).unwrap(), None);
+    }
+
+    #[test]
+    fn malformed_references_are_refused() {
+        let rules = BTreeMap::new();
+        let catalog = fixtures::full(&rules);
+        let order: ModelName = "sale.order".parse().unwrap();
+        for bad in [
+            json!({"partner_id": {}}),
+            json!({"partner_id": {"name": ""}}),
+            json!({"partner_id": {"name": "a", "xmlid": "b.c"}}),
+            json!({"partner_id": {"id": 3}}),
+            json!({"tag_ids": {"set": [1], "remove": [2]}}),
+            json!({"tag_ids": {"add": "1"}}),
+            json!({"tag_ids": {"add": [0]}}),
+        ] {
+            let result = rewrite(&catalog, &order, &object(bad.clone()), 0, &mut Lookups::default());
+            assert!(
+                matches!(result, Err(Checked::Refused(GatewayError::InvalidPayload { .. }))),
+                "{bad}: {result:?}"
+            );
+        }
+        assert!(matches!(
+            rewrite(
+                &catalog,
+                &order,
+                &object(json!({"partner_id": {"domain": [["a", "~", 1]]}})),
+                0,
+                &mut Lookups::default()
+            ),
+            Err(Checked::Refused(GatewayError::InvalidDomain(_)))
+        ));
+    }
 }
