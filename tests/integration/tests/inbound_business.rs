@@ -461,6 +461,21 @@ async fn call_refuses_what_is_not_listed_private_orm_and_over_the_cap() {
             answer.1
         );
     }
+    // An entry naming an ORM method (stored before it was refused, say) never lets it run.
+    let stale = h
+        .hook(|c| {
+            c.callable = serde_json::from_value(json!(["*:write", "sale.order:_action_confirm"])).unwrap()
+        })
+        .await;
+    for function in ["write", "_action_confirm"] {
+        let answer = call(&h, &stale, "sale.order", json!([1]), function, json!({})).await;
+        assert_eq!(
+            refusal(&answer),
+            (403, "method_not_callable"),
+            "{function}: {}",
+            answer.1
+        );
+    }
     let answer = call(
         &h,
         &hook,
