@@ -8,6 +8,8 @@ need_pip=()
 command -v moto_server >/dev/null 2>&1 || need_pip+=("moto[server]")
 command -v cfn-lint >/dev/null 2>&1 || need_pip+=("cfn-lint")
 command -v cargo-lambda >/dev/null 2>&1 || need_pip+=("cargo-lambda")
+# The reference Standard Webhooks verifier that checks our outbound signatures.
+python3 -c "import standardwebhooks" >/dev/null 2>&1 || need_pip+=("standardwebhooks")
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "installing with pip: ${need_pip[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"

@@ -7,6 +7,7 @@ pub mod execution_log;
 pub mod extract;
 pub mod gateway;
 pub mod odoo;
+pub mod outbound;
 pub mod request;
 pub mod seal;
 pub mod secret;

@@ -26,6 +26,9 @@ impl Order {
         };
         let mut terms = Vec::new();
         for part in text.split(',') {
+            if terms.len() == MAX_ORDER_TERMS {
+                return Err(bad(&format!("at most {MAX_ORDER_TERMS} terms")));
+            }
             let words: Vec<String> = part.split_whitespace().map(str::to_ascii_lowercase).collect();
             let (field, rest) = words.split_first().ok_or_else(|| bad("empty term"))?;
             if !crate::domain::parse::is_field_name(field) {
@@ -47,9 +50,6 @@ impl Order {
                 descending,
                 nulls_first,
             });
-        }
-        if terms.len() > MAX_ORDER_TERMS {
-            return Err(bad("too many terms"));
         }
         Ok(Self(terms))
     }
