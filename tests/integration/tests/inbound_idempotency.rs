@@ -329,3 +329,120 @@ async fn a_call_that_never_reached_odoo_releases_its_key() {
         "ran again, not replayed nor refused"
     );
 }
+
+#[tokio::test]
+async fn a_first_call_running_past_the_lease_is_reported_unknown() {
+    let settings = GatewaySettings {
+        idempotency_lease: Duration::from_millis(300),
+        ..Default::default()
+    };
+    let h = Harness::start_with(SimConfig::default(), settings).await;
+    let hook = h.hook(|_| {}).await;
+    assert_eq!(h.post(&hook, create("Warm Up")).await.0, 200);
+    h.sim.sim.inject_fault(FaultPlan {
+        fault: Fault::Slow(Duration::from_millis(1200)),
+        times: FaultTimes::Next(1),
+    });
+    let body = create("Past The Lease");
+    let first = {
+        let (url, secret, body) = (
+            format!("{}/bitconn/webhook/{}", h.url, hook.id()),
+            hook.secret.expose().to_owned(),
+            body.to_string(),
+        );
+        let http = h.http.clone();
+        tokio::spawn(async move {
+            let request = http
+                .post(url)
+                .bearer_auth(secret)
+                .header("idempotency-key", "lease");
+            request.body(body).send().await.unwrap().status().as_u16()
+        })
+    };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert_eq!(
+        keyed(&h, &hook, "lease", &body).await.error(),
+        Some("idempotency_in_progress")
+    );
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    let stale = keyed(&h, &hook, "lease", &body).await;
+    assert_eq!(
+        (stale.status, stale.error()),
+        (409, Some("idempotency_outcome_unknown")),
+        "{}",
+        stale.body
+    );
+    assert!(stale.body["message"].as_str().unwrap().contains("never finished"));
+    assert_eq!(first.await.unwrap(), 200);
+    assert!(
+        keyed(&h, &hook, "lease", &body).await.replayed(),
+        "settled after all"
+    );
+}
+
+/// A gateway on `stores`, served on a free port; returns its base URL.
+async fn serve(stores: bitconn::store::Stores) -> String {
+    let gateway = bitconn::gateway::Gateway::new(
+        stores.config,
+        stores.log,
+        stores.idempotency,
+        GatewaySettings::default(),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = bitconn::gateway::router(std::sync::Arc::new(gateway));
+    tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    url
+}
+
+#[tokio::test]
+async fn two_servers_on_one_sqlite_file_share_their_keys() {
+    use bitconn::config::{ModelAccess, NewWebhook, Permissions, WebhookConfig};
+    use bitconn::store::{StoreOptions, StoreSpec, open_stores_with};
+    let h = Harness::start().await;
+    let dir = tempfile::tempdir().unwrap();
+    let spec: StoreSpec = format!("sqlite://{}", dir.path().join("shared.db").display())
+        .parse()
+        .unwrap();
+    let options = StoreOptions {
+        background_log: false,
+        ..StoreOptions::default()
+    };
+    let (a, b) = (
+        open_stores_with(&spec, &options).await.unwrap(),
+        open_stores_with(&spec, &options).await.unwrap(),
+    );
+    let new = NewWebhook {
+        name: "shared file".into(),
+        odoo: h.odoo("admin"),
+        models: ModelAccess::All,
+        permissions: Permissions {
+            can_create: true,
+            ..Permissions::default()
+        },
+    };
+    let (config, secret) = WebhookConfig::create(new, time::OffsetDateTime::now_utc());
+    a.config.create(&config).await.unwrap();
+    let (url_a, url_b) = (serve(a).await, serve(b).await);
+    let call = |base: &str| {
+        h.http
+            .post(format!("{base}/bitconn/webhook/{}", config.id))
+            .bearer_auth(secret.expose())
+            .header("idempotency-key", "across-processes")
+            .body(create("Shared File Partner").to_string())
+            .send()
+    };
+    let first = call(&url_a).await.unwrap();
+    assert_eq!(first.status(), 200);
+    assert!(first.headers().get("idempotent-replayed").is_none());
+    let first = first.bytes().await.unwrap();
+    let second = call(&url_b).await.unwrap();
+    assert_eq!(second.headers()["idempotent-replayed"], "true");
+    assert_eq!(
+        second.bytes().await.unwrap(),
+        first,
+        "the other server replays the first answer"
+    );
+}
