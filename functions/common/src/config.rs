@@ -175,6 +175,13 @@ mod tests {
     }
 
     #[test]
+    fn idempotency_table_override() {
+        assert_eq!(from(&[]).unwrap().store_options().idempotency_table, None);
+        let config = from(&[("BITCONN_IDEMPOTENCY_TABLE", "keys")]).unwrap();
+        assert_eq!(config.store_options().idempotency_table.as_deref(), Some("keys"));
+    }
+
+    #[test]
     fn the_seal_key_is_read_and_checked() {
         assert_eq!(from(&[]).unwrap().store_options().seal, None);
         let config = from(&[("BITCONN_SEAL", "kms:alias/bitconn-credentials")]).unwrap();
