@@ -26,6 +26,8 @@ pub struct WebhookView {
     /// `"all"` or the list of model names.
     pub models: serde_json::Value,
     pub read_models: Vec<String>,
+    /// Business methods `call` may run (`model:function`).
+    pub callable: Vec<String>,
     pub field_rules: BTreeMap<String, FieldRule>,
     pub limits: Limits,
     pub allowed_verbs: Vec<&'static str>,
@@ -60,6 +62,7 @@ impl WebhookView {
             permissions: config.permissions,
             models: models_json(&config.models),
             read_models: config.read_models.iter().map(ToString::to_string).collect(),
+            callable: config.callable.iter().map(ToString::to_string).collect(),
             field_rules: config
                 .field_rules
                 .iter()
@@ -93,6 +96,9 @@ impl WebhookView {
         println!("  models:       {}", models_text(&self.models));
         if !self.read_models.is_empty() {
             println!("  read models:  {}", self.read_models.join(", "));
+        }
+        if !self.callable.is_empty() {
+            println!("  callable:     {}", self.callable.join(", "));
         }
         let p = self.permissions;
         println!(

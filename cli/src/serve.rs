@@ -90,7 +90,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         odoo_timeout: args.odoo_timeout,
         ..GatewaySettings::default()
     };
-    let gateway = Arc::new(Gateway::new(opened.config, log.clone(), settings));
+    let gateway = Arc::new(Gateway::new(
+        opened.config,
+        log.clone(),
+        opened.idempotency,
+        settings,
+    ));
     // Installed before "listening" is printed, so a SIGTERM right after it is already a graceful stop.
     let shutdown = shutdown_signal()?;
     let limits = ServerLimits {

@@ -2,6 +2,7 @@
 
 use anyhow::Context as _;
 use bitconn::execution_log::ExecutionLog;
+use bitconn::idempotency::IdempotencyStore;
 use bitconn::seal::SealSpec;
 use bitconn::store::{ConfigStore, StoreOptions, StoreSpec};
 use std::sync::Arc;
@@ -11,6 +12,7 @@ use crate::Global;
 pub struct Opened {
     pub config: Arc<dyn ConfigStore>,
     pub log: Arc<dyn ExecutionLog>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 pub fn parse_spec(spec: &str) -> anyhow::Result<StoreSpec> {
@@ -43,6 +45,7 @@ pub async fn open(global: &Global) -> anyhow::Result<Opened> {
     Ok(Opened {
         config: stores.config,
         log: stores.log,
+        idempotency: stores.idempotency,
     })
 }
 

@@ -1,6 +1,6 @@
 //! Parsers for command-line values: durations (`10m`), points in time (`1h` ago or RFC 3339), `model:f1,f2`.
 
-use bitconn::config::ModelName;
+use bitconn::config::{Callable, ModelName};
 use std::collections::BTreeSet;
 use time::format_description::well_known::Rfc3339;
 use time::{Duration, OffsetDateTime};
@@ -48,6 +48,21 @@ pub struct ModelFields {
 }
 
 /// A model name, or nothing for an empty value (`--read-models ''` clears the list).
+/// `model:function` (or `*:function`) for `--allow-call`; private and ORM methods are refused.
+pub fn parse_callable(text: &str) -> Result<Callable, String> {
+    text.trim()
+        .parse()
+        .map_err(|e| format!("invalid callable method `{text}`: {e}"))
+}
+
+/// Like `parse_callable`, but an empty value (clearing the list) is `None`.
+pub fn parse_optional_callable(text: &str) -> Result<Option<Callable>, String> {
+    if text.trim().is_empty() {
+        return Ok(None);
+    }
+    parse_callable(text).map(Some)
+}
+
 pub fn parse_optional_model(text: &str) -> Result<Option<ModelName>, String> {
     if text.trim().is_empty() {
         return Ok(None);

@@ -2,7 +2,7 @@
 
 use anyhow::{Context as _, bail};
 use bitconn::config::{
-    ModelAccess, ModelName, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
+    Callable, ModelAccess, ModelName, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
 };
 use bitconn::store::ConfigStore;
 use clap::{Args, Subcommand};
@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 
 use crate::output::{DEFAULT_PUBLIC_URL, WebhookView, models_text, print_json, webhook_url, yes_no};
 use crate::printable::printable;
-use crate::units::{format_time, parse_duration, parse_model};
+use crate::units::{format_time, parse_callable, parse_duration, parse_model};
 use crate::webhook_update::UpdateArgs;
 use crate::{Global, stores};
 
@@ -75,6 +75,9 @@ pub struct CreateArgs {
     /// Comma-separated models calls may only read (searches, nested specs, dotted paths, domains), e.g. res.country
     #[arg(long, value_delimiter = ',', value_parser = parse_model)]
     read_models: Vec<ModelName>,
+    /// Comma-separated business methods `call` may run, e.g. sale.order:action_confirm,*:message_post
+    #[arg(long, value_delimiter = ',', value_parser = parse_callable)]
+    allow_call: Vec<Callable>,
     #[arg(long)]
     can_unlink: bool,
     #[arg(long)]
@@ -172,6 +175,7 @@ async fn create(global: &Global, store: &dyn ConfigStore, args: CreateArgs) -> a
     };
     let (mut config, secret) = WebhookConfig::create(new, OffsetDateTime::now_utc());
     config.read_models = args.read_models.into_iter().collect();
+    config.callable = args.allow_call.into_iter().collect();
     store.create(&config).await.context("cannot store the webhook")?;
     let url = webhook_url(&args.public_url.value, &config.id);
     if global.json {

@@ -1,12 +1,14 @@
 //! `bitconn webhook update <id> …`: changes only what is given, under optimistic locking.
 
 use anyhow::{Context as _, bail};
-use bitconn::config::{HttpVerb, ModelName, WebhookConfig};
+use bitconn::config::{Callable, HttpVerb, ModelName, WebhookConfig};
 use bitconn::store::ConfigStore;
 use clap::Args;
 
 use crate::Global;
-use crate::units::{ModelFields, parse_model, parse_model_fields, parse_optional_model};
+use crate::units::{
+    ModelFields, parse_model, parse_model_fields, parse_optional_callable, parse_optional_model,
+};
 use crate::webhook::{PublicUrl, check_odoo_url, fetch, model_choice, require, show};
 
 #[derive(Args)]
@@ -24,6 +26,9 @@ pub struct UpdateArgs {
     /// Replace the read-only models with this comma-separated list (an empty value clears it).
     #[arg(long, value_delimiter = ',', value_parser = parse_optional_model, num_args = 0..=1, default_missing_value = "")]
     read_models: Option<Vec<Option<ModelName>>>,
+    /// Replace the business methods `call` may run, e.g. sale.order:action_confirm (an empty value clears it).
+    #[arg(long, value_delimiter = ',', value_parser = parse_optional_callable, num_args = 0..=1, default_missing_value = "")]
+    allow_call: Option<Vec<Option<Callable>>>,
     #[arg(long, value_name = "true|false")]
     can_create: Option<bool>,
     #[arg(long, value_name = "true|false")]
@@ -87,6 +92,9 @@ fn apply(config: &mut WebhookConfig, args: UpdateArgs) -> anyhow::Result<()> {
     }
     if let Some(read_models) = args.read_models {
         config.read_models = read_models.into_iter().flatten().collect();
+    }
+    if let Some(callable) = args.allow_call {
+        config.callable = callable.into_iter().flatten().collect();
     }
     let p = &mut config.permissions;
     p.can_create = args.can_create.unwrap_or(p.can_create);

@@ -128,6 +128,27 @@ fn webhook_lifecycle_with_json_output() {
     let cleared = json(webhook(&store, &["update", &id, "--read-models", "", "--json"]));
     assert_eq!(cleared["read_models"], serde_json::json!([]));
 
+    let callers = json(webhook(
+        &store,
+        &[
+            "update",
+            &id,
+            "--allow-call",
+            "sale.order:action_confirm,*:message_post",
+            "--json",
+        ],
+    ));
+    assert_eq!(
+        callers["callable"],
+        serde_json::json!(["*:message_post", "sale.order:action_confirm"])
+    );
+    let refused = webhook(&store, &["update", &id, "--allow-call", "sale.order:write"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "an ORM method is never callable");
+    let cleared = json(webhook(&store, &["update", &id, "--allow-call", "", "--json"]));
+    assert_eq!(cleared["callable"], serde_json::json!([]));
+
     let all = json(webhook(&store, &["update", &id, "--all-models", "--json"]));
     assert_eq!(all["models"], "all");
     assert_eq!(

@@ -61,10 +61,21 @@ pub enum GatewayError {
     NothingMatched,
     #[error("{matched} records match, more than the {max} this webhook may change at once")]
     TooManyRecords { matched: usize, max: u32 },
+    /// An upsert's match found several records; `item` is the batch position when a list was sent.
+    #[error("{} {model} records match{}, so upsert cannot tell which one to update", ids.len(), item_note(*.item))]
+    MatchConflict {
+        model: String,
+        ids: Vec<i64>,
+        item: Option<usize>,
+    },
     #[error(transparent)]
     Odoo(#[from] OdooError),
     #[error("configuration store unavailable: {0}")]
     Store(#[from] StoreError),
+}
+
+fn item_note(item: Option<usize>) -> String {
+    item.map(|i| format!(" item {i} of values")).unwrap_or_default()
 }
 
 impl GatewayError {
@@ -100,6 +111,7 @@ impl GatewayError {
             | Self::InvalidDomain(_)
             | Self::TooManyRecords { .. } => StatusCode::BAD_REQUEST,
             Self::PermissionDenied { .. } => StatusCode::FORBIDDEN,
+            Self::MatchConflict { .. } => StatusCode::CONFLICT,
             Self::Odoo(OdooError::Fault(fault)) => match fault.class() {
                 FaultClass::Invalid => StatusCode::BAD_REQUEST,
                 FaultClass::Access => StatusCode::FORBIDDEN,
@@ -132,6 +144,7 @@ impl GatewayError {
             Self::InvalidDomain(_) => "invalid_domain",
             Self::PermissionDenied { .. } => "permission_denied",
             Self::TooManyRecords { .. } => "too_many_records",
+            Self::MatchConflict { .. } => "ambiguous_match",
             Self::Odoo(OdooError::Fault(_) | OdooError::AuthenticationFailed { .. }) => "odoo_error",
             Self::Odoo(OdooError::Timeout(_)) => "odoo_timeout",
             Self::Odoo(OdooError::Unreachable(_) | OdooError::Protocol(_)) => "odoo_unreachable",
@@ -158,7 +171,7 @@ impl GatewayError {
             Self::InvalidPayload { reason, message } => json!({"reason": reason, "message": message}),
             Self::MissingParam(param) => json!({"param": param}),
             Self::InvalidMethod(method) => {
-                json!({"message": format!("unknown method {method:?}: use create, write, unlink, search, read or default_payload")})
+                json!({"message": format!("unknown method {method:?}: use create, write, unlink, search, read, upsert, call or default_payload")})
             }
             Self::InvalidField { field, message } => json!({"field": field, "message": message}),
             Self::InvalidDomain(message) => json!({"message": message}),
@@ -178,6 +191,13 @@ impl GatewayError {
             }
             Self::TooManyRecords { matched, max } => {
                 json!({"message": self.to_string(), "matched": matched, "max": max})
+            }
+            Self::MatchConflict { ids, item, .. } => {
+                let mut extra = json!({"message": self.to_string(), "ids": ids});
+                if let Some(item) = item {
+                    extra["item"] = json!(item);
+                }
+                extra
             }
             Self::PayloadTooLarge { limit } => json!({"message": self.to_string(), "limit": limit}),
             Self::RequestTimeout { .. } | Self::ServerBusy => json!({"message": self.to_string()}),

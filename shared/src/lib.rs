@@ -6,6 +6,7 @@ pub mod error;
 pub mod execution_log;
 pub mod extract;
 pub mod gateway;
+pub mod idempotency;
 pub mod odoo;
 pub mod outbound;
 pub mod request;

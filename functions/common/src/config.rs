@@ -29,6 +29,8 @@ pub struct FunctionConfig {
     pub store: String,
     /// `BITCONN_EXECUTION_LOG_TABLE`: the log table when it is not `<prefix>-execution-log`.
     pub execution_log_table: Option<String>,
+    /// `BITCONN_IDEMPOTENCY_TABLE`: the `Idempotency-Key` table when it is not `<prefix>-idempotency`.
+    pub idempotency_table: Option<String>,
     /// `BITCONN_PUBLIC_URL`: the API's base URL, shown in `default_payload` answers.
     pub public_url: Option<String>,
     /// `BITCONN_ODOO_CONNECT_TIMEOUT` and `BITCONN_ODOO_TIMEOUT`.
@@ -76,6 +78,7 @@ impl FunctionConfig {
         Ok(Self {
             store: lookup("BITCONN_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned()),
             execution_log_table: lookup("BITCONN_EXECUTION_LOG_TABLE"),
+            idempotency_table: lookup("BITCONN_IDEMPOTENCY_TABLE"),
             public_url: lookup("BITCONN_PUBLIC_URL"),
             odoo_connect_timeout: timeout("BITCONN_ODOO_CONNECT_TIMEOUT")?,
             odoo_timeout: timeout("BITCONN_ODOO_TIMEOUT")?,
@@ -99,6 +102,7 @@ impl FunctionConfig {
     pub fn store_options(&self) -> StoreOptions {
         StoreOptions {
             seal: self.seal.clone(),
+            idempotency_table: self.idempotency_table.clone(),
             ..StoreOptions::default()
         }
     }
@@ -111,6 +115,7 @@ impl FunctionConfig {
             odoo_timeout: self.odoo_timeout.unwrap_or(defaults.odoo_timeout),
             max_body_bytes: self.max_body_bytes.unwrap_or(defaults.max_body_bytes),
             schema_cache_ttl: self.schema_cache_ttl.unwrap_or(defaults.schema_cache_ttl),
+            ..defaults
         }
     }
 }
@@ -167,6 +172,13 @@ mod tests {
                 .store_spec()
                 .is_err()
         );
+    }
+
+    #[test]
+    fn idempotency_table_override() {
+        assert_eq!(from(&[]).unwrap().store_options().idempotency_table, None);
+        let config = from(&[("BITCONN_IDEMPOTENCY_TABLE", "keys")]).unwrap();
+        assert_eq!(config.store_options().idempotency_table.as_deref(), Some("keys"));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub use observe::{CallSummary, LOG_SETTLE_TIMEOUT, ObservedLog};
 
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::idempotency::IdempotencyStore;
 use bitconn::store::ConfigStore;
 use std::sync::Arc;
 
@@ -21,10 +22,15 @@ pub struct LambdaGateway {
 }
 
 impl LambdaGateway {
-    pub fn new(store: Arc<dyn ConfigStore>, log: Arc<dyn ExecutionLog>, settings: GatewaySettings) -> Self {
+    pub fn new(
+        store: Arc<dyn ConfigStore>,
+        log: Arc<dyn ExecutionLog>,
+        idempotency: Arc<dyn IdempotencyStore>,
+        settings: GatewaySettings,
+    ) -> Self {
         let log = Arc::new(ObservedLog::new(log));
         Self {
-            gateway: Gateway::new(store, log.clone(), settings),
+            gateway: Gateway::new(store, log.clone(), idempotency, settings),
             log,
         }
     }
@@ -52,6 +58,7 @@ pub async fn build_gateway(config: &FunctionConfig) -> Result<LambdaGateway, lam
     Ok(LambdaGateway::new(
         stores.config,
         stores.log,
+        stores.idempotency,
         config.gateway_settings(),
     ))
 }

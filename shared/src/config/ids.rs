@@ -7,7 +7,7 @@ use uuid::Uuid;
 
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("{0}")]
-pub struct InvalidId(&'static str);
+pub struct InvalidId(pub(super) &'static str);
 
 /// A webhook's public identifier (UUID v4); it appears in the webhook's URL.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]

@@ -1,8 +1,10 @@
 //! The webhook configuration: who a webhook is, which Odoo it talks to as whom, and what it may do there.
 
+mod callable;
 mod ids;
 mod rules;
 
+pub use callable::{Callable, NEVER_CALLABLE, refusal as call_refusal};
 pub use ids::{InvalidId, ModelName, WebhookId};
 pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
 
@@ -66,6 +68,9 @@ pub struct WebhookConfig {
     /// Per-model field allow/deny lists; models without an entry expose every field Odoo lets the user see.
     #[serde(default)]
     pub field_rules: BTreeMap<ModelName, FieldRule>,
+    /// Business methods `call` may run (`sale.order:action_confirm`, `*:message_post`); none by default.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub callable: BTreeSet<Callable>,
     pub limits: Limits,
     pub allowed_verbs: Vec<HttpVerb>,
     /// Set only on the webhook `bitconn serve` creates for its bundled Odoo simulator: demo mode re-points and
@@ -106,6 +111,7 @@ impl WebhookConfig {
             models: new.models,
             read_models: BTreeSet::new(),
             field_rules: BTreeMap::new(),
+            callable: BTreeSet::new(),
             limits: Limits::default(),
             allowed_verbs: vec![HttpVerb::Post],
             demo: false,
@@ -158,6 +164,11 @@ impl WebhookConfig {
 
     pub fn field_rule(&self, model: &ModelName) -> Option<&FieldRule> {
         self.field_rules.get(model)
+    }
+
+    /// Whether `call` may run `function` on `model`: an entry names it, and it is never one of the ORM's own.
+    pub fn allows_call(&self, model: &ModelName, function: &str) -> bool {
+        callable::refusal(function).is_none() && self.callable.iter().any(|c| c.covers(model, function))
     }
 
     pub fn allows_verb(&self, verb: HttpVerb) -> bool {

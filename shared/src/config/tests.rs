@@ -99,3 +99,31 @@ fn config_round_trips_through_json_without_clear_secrets() {
     assert_eq!(back, config);
     assert!(!format!("{config:?}").contains("odoo-key"));
 }
+
+#[test]
+fn callable_methods_default_to_none_and_round_trip() {
+    let (mut config, _) = WebhookConfig::create(new_webhook(), NOW);
+    let partner: ModelName = "res.partner".parse().unwrap();
+    assert!(!config.allows_call(&partner, "message_post"));
+    let mut stored = serde_json::to_value(&config).unwrap();
+    assert!(
+        stored.get("callable").is_none(),
+        "an empty allow-list is not written"
+    );
+    stored.as_object_mut().unwrap().remove("callable");
+    let old: WebhookConfig = serde_json::from_value(stored).unwrap();
+    assert!(
+        old.callable.is_empty(),
+        "a record stored before the allow-list existed reads as none"
+    );
+    config.callable = ["*:message_post".parse().unwrap()].into();
+    let back: WebhookConfig = serde_json::from_value(serde_json::to_value(&config).unwrap()).unwrap();
+    assert!(back.allows_call(&partner, "message_post"));
+    assert!(!back.allows_call(&partner, "action_confirm"));
+    // A stored entry naming a method that is never callable still reads, and never allows the call.
+    let mut stored = serde_json::to_value(&config).unwrap();
+    stored["callable"] = serde_json::json!(["*:sudo", "res.partner:_private"]);
+    let stored: WebhookConfig = serde_json::from_value(stored).unwrap();
+    assert!(!stored.allows_call(&partner, "sudo"));
+    assert!(!stored.allows_call(&partner, "_private"));
+}

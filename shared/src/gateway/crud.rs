@@ -48,6 +48,7 @@ impl Gateway {
         let rules = &config.field_rules;
         match operation {
             Operation::Create { values, batch } => {
+                let values = self.named_values(session, config, model, values).await?;
                 let through_commands = self
                     .schemas
                     .resolve(session, config, |c| {
@@ -70,6 +71,11 @@ impl Gateway {
                 })
             }
             Operation::Write { target, values } => {
+                let values = self
+                    .named_values(session, config, model, vec![values])
+                    .await?
+                    .pop()
+                    .unwrap_or_default();
                 let (domain, through_commands) = self
                     .schemas
                     .resolve(session, config, |c| {
@@ -130,6 +136,8 @@ impl Gateway {
                 };
                 search(session, model, plan.as_ref(), &page, limit as usize).await
             }
+            Operation::Upsert(upsert) => self.upsert(config, session, model, upsert).await,
+            Operation::Call(call) => self.call(config, session, model, call).await,
             Operation::Read { ids, fields } => {
                 let (plan, plain_fields) = self
                     .schemas
@@ -220,7 +228,7 @@ impl Gateway {
 }
 
 /// The per-call cap on records changed, before anything is sent to Odoo.
-fn within_cap(changed: usize, config: &WebhookConfig) -> Result<(), GatewayError> {
+pub(super) fn within_cap(changed: usize, config: &WebhookConfig) -> Result<(), GatewayError> {
     let max = config.limits.max_records_per_change;
     if changed > max as usize {
         return Err(GatewayError::TooManyRecords {

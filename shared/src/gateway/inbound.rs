@@ -5,6 +5,7 @@ use http::{Request, Response, StatusCode};
 use std::time::Instant;
 
 use super::Gateway;
+use super::idempotent::Admission;
 use super::log::LogDraft;
 use crate::config::{HttpVerb, WebhookConfig};
 use crate::error::{Endpoint, GatewayError, json_bytes_response};
@@ -17,15 +18,22 @@ impl Gateway {
         let started = Instant::now();
         let calls = CallCounter::default();
         let mut draft = LogDraft::new(request.method().as_str());
-        let result = self.webhook_steps(id, request, &calls, &mut draft).await;
-        let (response, outcome, error_code) = match result {
-            Ok(body) => (json_bytes_response(StatusCode::OK, body), Outcome::Success, None),
-            Err(e) => {
-                let (outcome, code) = (e.outcome(), e.code());
-                if outcome != Outcome::Rejected {
-                    tracing::warn!(webhook = id, error = %e, "webhook call failed");
+        let admitted = match self.authenticated(id, request, &mut draft).await {
+            Ok(config) => self.admit_key(&config, request).await.map(|a| (config, a)),
+            Err(e) => Err(e),
+        };
+        let (response, outcome, error_code) = match admitted {
+            Err(e) => answer(id, Err(e)),
+            Ok((_, Admission::Answer(response, outcome, code))) => (response, outcome, code),
+            Ok((config, Admission::Run(reservation))) => {
+                let result = self.webhook_steps(config, request, &calls, &mut draft).await;
+                let unanswered = result.as_ref().err().is_some_and(super::idempotent::unanswered);
+                let answered = answer(id, result);
+                if let Some(reservation) = reservation {
+                    self.settle_key(reservation, unanswered, draft.method.as_deref(), &answered.0)
+                        .await;
                 }
-                (e.into_response(), outcome, Some(code))
+                answered
             }
         };
         self.record(
@@ -34,23 +42,33 @@ impl Gateway {
             response.status().as_u16(),
             started.elapsed(),
             calls.get(),
-            error_code,
+            error_code.as_deref(),
         )
         .await;
         response
     }
 
-    async fn webhook_steps(
+    /// The webhook, once the caller is authenticated (404, then 401); the log entry then names the webhook.
+    async fn authenticated(
         &self,
         id: &str,
         request: &Request<Bytes>,
-        calls: &CallCounter,
         draft: &mut LogDraft,
-    ) -> Result<Vec<u8>, GatewayError> {
+    ) -> Result<WebhookConfig, GatewayError> {
         let config = self.lookup(id, Endpoint::Webhook).await?;
         draft.webhook_id = Some(config.id);
         super::check_credentials(&config, request.headers())?;
         draft.body = Some(request.body().clone());
+        Ok(config)
+    }
+
+    async fn webhook_steps(
+        &self,
+        config: WebhookConfig,
+        request: &Request<Bytes>,
+        calls: &CallCounter,
+        draft: &mut LogDraft,
+    ) -> Result<Vec<u8>, GatewayError> {
         let verb_allowed = HttpVerb::parse(request.method().as_str()).is_some_and(|v| config.allows_verb(v));
         if !verb_allowed {
             let allowed = config.allowed_verbs.iter().map(|v| v.as_str()).collect();
@@ -90,8 +108,25 @@ impl Gateway {
             return Err(GatewayError::model_not_allowed(&model));
         }
         let operation = Operation::parse(method, envelope.rest, &config.limits)?;
+        if let Operation::Call(call) = &operation {
+            super::business::check_callable(&config, &model, &call.function)?;
+        }
         let session = self.odoo.session(&config.odoo, calls).await?;
         self.execute(&config, &session, &model, operation).await
+    }
+}
+
+/// The response of a call's result, its outcome and error code for the log.
+fn answer(id: &str, result: Result<Vec<u8>, GatewayError>) -> (Response<Bytes>, Outcome, Option<String>) {
+    match result {
+        Ok(body) => (json_bytes_response(StatusCode::OK, body), Outcome::Success, None),
+        Err(e) => {
+            let (outcome, code) = (e.outcome(), e.code());
+            if outcome != Outcome::Rejected {
+                tracing::warn!(webhook = id, error = %e, "webhook call failed");
+            }
+            (e.into_response(), outcome, Some(code.to_owned()))
+        }
     }
 }
 
@@ -109,6 +144,9 @@ fn check_permission(config: &WebhookConfig, method: Method) -> Result<(), Gatewa
         Method::Create if !p.can_create => "create_not_allowed",
         Method::Write if !p.can_write => "write_not_allowed",
         Method::Unlink if !p.can_unlink => "unlink_not_allowed",
+        // An upsert may create or update; a business method changes the records it runs on.
+        Method::Upsert if !p.can_create => "create_not_allowed",
+        Method::Upsert | Method::Call if !p.can_write => "write_not_allowed",
         _ => return Ok(()),
     };
     Err(GatewayError::PermissionDenied {

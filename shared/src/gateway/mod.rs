@@ -2,10 +2,13 @@
 //! Framework-neutral (`http::Request<Bytes>` in, `http::Response<Bytes>` out); hosts adapt their own types.
 
 mod auth;
+mod business;
 mod commands;
 mod crud;
+mod idempotent;
 mod inbound;
 mod log;
+mod names;
 #[cfg(feature = "local-server")]
 mod router;
 mod schema;
@@ -23,6 +26,7 @@ use std::time::Duration;
 
 use crate::error::{Endpoint, GatewayError, json_response};
 use crate::execution_log::ExecutionLog;
+use crate::idempotency::{DEFAULT_IDEMPOTENCY_TTL, IdempotencyStore};
 use crate::odoo::OdooClient;
 use crate::store::ConfigStore;
 use schemas::SchemaCache;
@@ -31,6 +35,9 @@ pub const DEFAULT_ODOO_CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 pub const DEFAULT_ODOO_TIMEOUT: Duration = Duration::from_secs(30);
 pub const DEFAULT_MAX_BODY_BYTES: usize = 1024 * 1024;
 pub const DEFAULT_SCHEMA_CACHE_TTL: Duration = Duration::from_secs(60);
+/// How long a call under an `Idempotency-Key` may run before a repeat is told its outcome is unknown (the
+/// process running it is then presumed gone). Well above what a call's Odoo requests can take.
+pub const DEFAULT_IDEMPOTENCY_LEASE: Duration = Duration::from_secs(10 * 60);
 
 const WEBHOOK_PREFIX: &str = "/bitconn/webhook/";
 
@@ -43,6 +50,10 @@ pub struct GatewaySettings {
     pub max_body_bytes: usize,
     /// How long a model's `fields_get` answer is trusted.
     pub schema_cache_ttl: Duration,
+    /// How long an `Idempotency-Key` and its first call's answer are kept.
+    pub idempotency_ttl: Duration,
+    /// See `DEFAULT_IDEMPOTENCY_LEASE`.
+    pub idempotency_lease: Duration,
 }
 
 impl Default for GatewaySettings {
@@ -53,6 +64,8 @@ impl Default for GatewaySettings {
             odoo_timeout: DEFAULT_ODOO_TIMEOUT,
             max_body_bytes: DEFAULT_MAX_BODY_BYTES,
             schema_cache_ttl: DEFAULT_SCHEMA_CACHE_TTL,
+            idempotency_ttl: DEFAULT_IDEMPOTENCY_TTL,
+            idempotency_lease: DEFAULT_IDEMPOTENCY_LEASE,
         }
     }
 }
@@ -61,6 +74,7 @@ impl Default for GatewaySettings {
 pub struct Gateway {
     store: Arc<dyn ConfigStore>,
     log: Arc<dyn ExecutionLog>,
+    idempotency: Arc<dyn IdempotencyStore>,
     settings: GatewaySettings,
     odoo: OdooClient,
     schemas: SchemaCache,
@@ -91,11 +105,19 @@ fn route(path: &str) -> Route<'_> {
 }
 
 impl Gateway {
-    pub fn new(store: Arc<dyn ConfigStore>, log: Arc<dyn ExecutionLog>, settings: GatewaySettings) -> Self {
+    /// `idempotency` holds the `Idempotency-Key`s of webhook calls; it must be shared by every process serving
+    /// the same webhooks (the store's own adapter, not memory, when there are several).
+    pub fn new(
+        store: Arc<dyn ConfigStore>,
+        log: Arc<dyn ExecutionLog>,
+        idempotency: Arc<dyn IdempotencyStore>,
+        settings: GatewaySettings,
+    ) -> Self {
         let odoo = OdooClient::new(settings.odoo_connect_timeout, settings.odoo_timeout);
         Self {
             store,
             log,
+            idempotency,
             schemas: SchemaCache::new(settings.schema_cache_ttl),
             odoo,
             settings,

@@ -27,7 +27,12 @@ async fn gateway() -> (Gateway, WebhookConfig, PlainSecret, Arc<MemoryExecutionL
     let (config, secret) = WebhookConfig::create(new, time::OffsetDateTime::now_utc());
     store.create(&config).await.unwrap();
     (
-        Gateway::new(store, log.clone(), GatewaySettings::default()),
+        Gateway::new(
+            store,
+            log.clone(),
+            Arc::new(crate::idempotency::MemoryIdempotencyStore::new()),
+            GatewaySettings::default(),
+        ),
         config,
         secret,
         log,

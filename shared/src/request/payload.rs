@@ -2,6 +2,7 @@
 
 use serde_json::{Map, Value};
 
+use super::business::{Call, Upsert};
 use super::order::Order;
 use crate::config::{Limits, ModelName};
 use crate::domain::{self, Domain};
@@ -10,7 +11,8 @@ use crate::extract::{SpecItem, spec};
 
 /// Keys a request body may hold; anything else is refused so that typos do not pass silently.
 const KNOWN_KEYS: &[&str] = &[
-    "model", "method", "values", "domain", "ids", "fields", "limit", "offset", "order",
+    "model", "method", "values", "domain", "ids", "fields", "limit", "offset", "order", "match", "function",
+    "args", "kwargs",
 ];
 /// Most records one `create` call may make (the webhook's per-call cap applies too).
 pub const MAX_CREATE_BATCH: usize = 1000;
@@ -24,6 +26,8 @@ pub enum Method {
     Unlink,
     Search,
     Read,
+    Upsert,
+    Call,
     DefaultPayload,
 }
 
@@ -35,6 +39,8 @@ impl Method {
             "unlink" => Self::Unlink,
             "search" => Self::Search,
             "read" => Self::Read,
+            "upsert" => Self::Upsert,
+            "call" => Self::Call,
             "default_payload" => Self::DefaultPayload,
             _ => return None,
         })
@@ -48,6 +54,8 @@ impl Method {
             Self::Unlink => &["domain", "ids"],
             Self::Search => &["domain", "fields", "limit", "offset", "order"],
             Self::Read => &["ids", "fields"],
+            Self::Upsert => &["match", "values"],
+            Self::Call => &["ids", "function", "args", "kwargs"],
             Self::DefaultPayload => &[],
         }
     }
@@ -76,6 +84,8 @@ impl Method {
             Self::Unlink => "unlink",
             Self::Search => "search",
             Self::Read => "read",
+            Self::Upsert => "upsert",
+            Self::Call => "call",
             Self::DefaultPayload => "default_payload",
         }
     }
@@ -134,7 +144,7 @@ impl Envelope {
         if self.method_name.is_empty() {
             return Err(GatewayError::invalid_payload(
                 "missing_method",
-                "method is required: create, write, unlink, search, read or default_payload",
+                "method is required: create, write, unlink, search, read, upsert, call or default_payload",
             ));
         }
         self.method
@@ -182,6 +192,8 @@ pub enum Operation {
         ids: Vec<i64>,
         fields: Option<Vec<SpecItem>>,
     },
+    Upsert(Upsert),
+    Call(Call),
 }
 
 impl Operation {
@@ -196,27 +208,18 @@ impl Operation {
         let rest = &mut rest;
         Ok(match method {
             Method::Create => {
-                let (values, batch) = match rest.remove("values") {
-                    None | Some(Value::Null) => (vec![Map::new()], false),
-                    Some(Value::Object(v)) => (vec![v], false),
-                    Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_CREATE_BATCH => {
-                        let values = list.into_iter().map(|v| match v {
-                            Value::Object(o) => Ok(o),
-                            _ => Err(GatewayError::invalid_payload(
-                                "invalid_values",
-                                "each item of a values list must be an object",
-                            )),
-                        });
-                        (values.collect::<Result<_, _>>()?, true)
-                    }
-                    Some(_) => {
-                        return Err(GatewayError::invalid_payload(
-                            "invalid_values",
-                            format!("values must be an object or a list of 1 to {MAX_CREATE_BATCH} objects"),
-                        ));
-                    }
-                };
+                let (values, batch) = values_list(rest.remove("values"), true)?;
                 Operation::Create { values, batch }
+            }
+            Method::Upsert => Operation::Upsert(Upsert::parse(rest)?),
+            Method::Call => {
+                let ids = ids(rest)?.ok_or_else(|| {
+                    GatewayError::invalid_payload(
+                        "missing_ids",
+                        "call needs ids: the records the method runs on",
+                    )
+                })?;
+                Operation::Call(Call::parse(ids, rest)?)
             }
             Method::Write => Operation::Write {
                 target: target(rest, "write")?,
@@ -284,6 +287,34 @@ impl Operation {
             }
         })
     }
+}
+
+/// A single values object or a list of 1 to `MAX_CREATE_BATCH` of them; `true` when a list was given.
+/// Absent values are an empty record when `absent_ok`.
+pub(super) fn values_list(
+    values: Option<Value>,
+    absent_ok: bool,
+) -> Result<(Vec<Map<String, Value>>, bool), GatewayError> {
+    Ok(match values {
+        None | Some(Value::Null) if absent_ok => (vec![Map::new()], false),
+        Some(Value::Object(v)) => (vec![v], false),
+        Some(Value::Array(list)) if !list.is_empty() && list.len() <= MAX_CREATE_BATCH => {
+            let values = list.into_iter().map(|v| match v {
+                Value::Object(o) => Ok(o),
+                _ => Err(GatewayError::invalid_payload(
+                    "invalid_values",
+                    "each item of a values list must be an object",
+                )),
+            });
+            (values.collect::<Result<_, _>>()?, true)
+        }
+        _ => {
+            return Err(GatewayError::invalid_payload(
+                "invalid_values",
+                format!("values must be an object or a list of 1 to {MAX_CREATE_BATCH} objects"),
+            ));
+        }
+    })
 }
 
 fn object(rest: &mut Map<String, Value>, key: &str) -> Result<Map<String, Value>, GatewayError> {

@@ -253,7 +253,7 @@ fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(Box::new(error))
 }
 
-fn key_attribute(
+pub(crate) fn key_attribute(
     name: &str,
     key_type: KeyType,
 ) -> Result<(AttributeDefinition, KeySchemaElement), StoreError> {
@@ -271,7 +271,7 @@ fn key_attribute(
 }
 
 /// Creates a table (on-demand billing) unless it exists, and waits until it is active.
-async fn create_table(
+pub(crate) async fn create_table(
     client: &Client,
     table: &str,
     keys: Vec<(AttributeDefinition, KeySchemaElement)>,

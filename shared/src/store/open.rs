@@ -6,13 +6,15 @@ use super::{
     CachedConfigStore, ConfigStore, DEFAULT_CONFIG_CACHE_TTL, MemoryConfigStore, StoreError, StoreSpec,
 };
 use crate::execution_log::{BackgroundLog, DEFAULT_RETENTION, ExecutionLog, MemoryExecutionLog};
+use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
 use crate::seal::{LocalKey, SealSpec, Sealer};
 
-/// The two ports a host hands to the gateway.
+/// The ports a host hands to the gateway.
 #[derive(Clone)]
 pub struct Stores {
     pub config: Arc<dyn ConfigStore>,
     pub log: Arc<dyn ExecutionLog>,
+    pub idempotency: Arc<dyn IdempotencyStore>,
 }
 
 /// How stores are opened; `Default` is what the CLI and the functions use.
@@ -32,6 +34,9 @@ pub struct StoreOptions {
     /// `AWS_ENDPOINT_URL`, credentials chain…). Also used by `kms:` sealing.
     #[cfg(any(feature = "dynamodb", feature = "kms"))]
     pub sdk_config: Option<aws_config::SdkConfig>,
+    /// The DynamoDB table of `Idempotency-Key`s (`BITCONN_IDEMPOTENCY_TABLE`); `None` derives it from the
+    /// webhooks table (`StoreSpec::default_idempotency_table`). Other stores keep keys beside the webhooks.
+    pub idempotency_table: Option<String>,
 }
 
 impl Default for StoreOptions {
@@ -43,6 +48,7 @@ impl Default for StoreOptions {
             seal: None,
             #[cfg(any(feature = "dynamodb", feature = "kms"))]
             sdk_config: None,
+            idempotency_table: None,
         }
     }
 }
@@ -53,7 +59,7 @@ pub async fn open_stores(spec: &StoreSpec) -> Result<Stores, StoreError> {
 }
 
 pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Result<Stores, StoreError> {
-    let (config, log): (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>) = match spec {
+    let (config, log, idempotency) = match spec {
         StoreSpec::Memory => {
             // Nothing is at rest, so nothing is sealed; `sealer` is still built so a bad `seal` option fails here.
             sealer(options, None, "").await?;
@@ -61,6 +67,7 @@ pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
             return Ok(Stores {
                 config: Arc::new(MemoryConfigStore::new()),
                 log,
+                idempotency: Arc::new(MemoryIdempotencyStore::new()),
             });
         }
         StoreSpec::Sqlite(location) => open_sqlite(location, options).await?,
@@ -68,13 +75,13 @@ pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
             webhooks_table,
             log_table,
         } => {
-            let (config, log) = open_dynamodb(webhooks_table, log_table, options).await?;
+            let (config, log, idempotency) = open_dynamodb(webhooks_table, log_table, options).await?;
             let config: Arc<dyn ConfigStore> = if options.config_cache_ttl.is_zero() {
                 config
             } else {
                 Arc::new(CachedConfigStore::new(config, options.config_cache_ttl))
             };
-            (config, log)
+            (config, log, idempotency)
         }
     };
     let log: Arc<dyn ExecutionLog> = if options.background_log {
@@ -82,7 +89,11 @@ pub async fn open_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
     } else {
         log
     };
-    Ok(Stores { config, log })
+    Ok(Stores {
+        config,
+        log,
+        idempotency,
+    })
 }
 
 /// Creates what `spec` needs (tables, schema); succeeds when it already exists.
@@ -101,7 +112,11 @@ pub async fn init_stores_with(spec: &StoreSpec, options: &StoreOptions) -> Resul
     }
 }
 
-type Pair = (Arc<dyn ConfigStore>, Arc<dyn ExecutionLog>);
+type Ports = (
+    Arc<dyn ConfigStore>,
+    Arc<dyn ExecutionLog>,
+    Arc<dyn IdempotencyStore>,
+);
 
 /// The sealer `options.seal` names, or the store's default (`default_key_file` for an SQLite file).
 async fn sealer(
@@ -141,7 +156,7 @@ async fn kms_sealer(_: &StoreOptions, _: &str) -> Result<Sealer, StoreError> {
 }
 
 #[cfg(feature = "sqlite")]
-async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -> Result<Pair, StoreError> {
+async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -> Result<Ports, StoreError> {
     use crate::execution_log::SqliteExecutionLog;
     let key_file = match location {
         super::SqliteLocation::File(path) => Some(crate::seal::key_file_for(path)),
@@ -150,11 +165,16 @@ async fn open_sqlite(location: &super::SqliteLocation, options: &StoreOptions) -
     let db = super::SqliteDb::open(location).await?;
     let sealer = sealer(options, key_file.as_deref(), "").await?;
     let log = SqliteExecutionLog::with_retention(db.clone(), options.log_retention);
-    Ok((Arc::new(super::SqliteConfigStore::new(db, sealer)), Arc::new(log)))
+    let idempotency = crate::idempotency::SqliteIdempotencyStore::open(db.clone()).await?;
+    Ok((
+        Arc::new(super::SqliteConfigStore::new(db, sealer)),
+        Arc::new(log),
+        Arc::new(idempotency),
+    ))
 }
 
 #[cfg(not(feature = "sqlite"))]
-async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Pair, StoreError> {
+async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Ports, StoreError> {
     Err(StoreError::Unsupported {
         kind: "sqlite",
         feature: "sqlite",
@@ -174,7 +194,7 @@ async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
 }
 
 #[cfg(feature = "dynamodb")]
-async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<Pair, StoreError> {
+async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<Ports, StoreError> {
     use crate::execution_log::DynamoExecutionLog;
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
     let sealer = sealer(
@@ -184,19 +204,31 @@ async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Res
     )
     .await?;
     let config = super::DynamoConfigStore::new(client.clone(), webhooks, sealer);
+    let idempotency =
+        crate::idempotency::DynamoIdempotencyStore::new(client.clone(), idempotency_table(webhooks, options));
     let log = DynamoExecutionLog::with_retention(client, log, options.log_retention);
-    Ok((Arc::new(config), Arc::new(log)))
+    Ok((Arc::new(config), Arc::new(log), Arc::new(idempotency)))
 }
 
 #[cfg(feature = "dynamodb")]
 async fn init_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<(), StoreError> {
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
     super::create_webhooks_table(&client, webhooks).await?;
-    super::create_log_table(&client, log).await
+    super::create_log_table(&client, log).await?;
+    crate::idempotency::create_idempotency_table(&client, &idempotency_table(webhooks, options)).await
+}
+
+/// The idempotency table `options` names, else the one derived from the webhooks table.
+#[cfg(feature = "dynamodb")]
+fn idempotency_table(webhooks: &str, options: &StoreOptions) -> String {
+    options
+        .idempotency_table
+        .clone()
+        .unwrap_or_else(|| StoreSpec::default_idempotency_table(webhooks))
 }
 
 #[cfg(not(feature = "dynamodb"))]
-async fn open_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<Pair, StoreError> {
+async fn open_dynamodb(_: &str, _: &str, _: &StoreOptions) -> Result<Ports, StoreError> {
     Err(StoreError::Unsupported {
         kind: "dynamodb",
         feature: "dynamodb",

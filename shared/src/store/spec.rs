@@ -9,6 +9,7 @@ const TABLE_NAME_LEN: std::ops::RangeInclusive<usize> = 3..=255;
 /// A webhooks table named `<prefix>-webhooks` gets the log table `<prefix>-execution-log`; any other name `<name>-execution-log`.
 const WEBHOOKS_SUFFIX: &str = "-webhooks";
 const LOG_SUFFIX: &str = "-execution-log";
+const IDEMPOTENCY_SUFFIX: &str = "-idempotency";
 /// The only option a `dynamodb:` spec takes: `dynamodb:<webhooks table>?log_table=<log table>`.
 const LOG_TABLE_OPTION: &str = "log_table";
 const ACCEPTED: &str =
@@ -66,6 +67,15 @@ impl StoreSpec {
                 &other.to_string(),
                 "only a dynamodb: store has a log table",
             )),
+        }
+    }
+
+    /// The `Idempotency-Key` table that goes with a webhooks table when none is named (as for the log table:
+    /// `<prefix>-webhooks` gives `<prefix>-idempotency`, any other name `<name>-idempotency`).
+    pub fn default_idempotency_table(webhooks_table: &str) -> String {
+        match webhooks_table.strip_suffix(WEBHOOKS_SUFFIX) {
+            Some(prefix) if !prefix.is_empty() => format!("{prefix}{IDEMPOTENCY_SUFFIX}"),
+            _ => format!("{webhooks_table}{IDEMPOTENCY_SUFFIX}"),
         }
     }
 

@@ -82,6 +82,7 @@ async fn main() {
     let gateway = Arc::new(Gateway::new(
         store.clone(),
         Arc::new(MemoryExecutionLog::new()),
+        Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
         GatewaySettings::default(),
     ));
     let gateway_url = serve(gateway).await;

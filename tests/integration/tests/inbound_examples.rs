@@ -107,3 +107,34 @@ async fn default_payload_example() {
     assert!(!body.to_string().contains(hook.secret.expose()));
     assert_ne!(body["headers_example"], Value::Null);
 }
+
+#[tokio::test]
+async fn upsert_and_call_examples() {
+    let h = Harness::start().await;
+    let hook = h
+        .hook(|c| {
+            c.callable = ["sale.order:action_confirm", "*:message_post"]
+                .iter()
+                .map(|e| e.parse().unwrap())
+                .collect()
+        })
+        .await;
+    let (status, first) = h.post(&hook, example("upsert.json")).await;
+    assert_eq!((status, first["created"].clone()), (200, json!(true)), "{first}");
+    let (status, again) = h.post(&hook, example("upsert.json")).await;
+    assert_eq!(
+        (status, again["created"].clone(), again["id"].clone()),
+        (200, json!(false), first["id"].clone())
+    );
+    let (_, body) = h
+        .post(&hook, json!({"model": "res.partner", "method": "read", "ids": [first["id"]], "fields": ["country_id", "parent_id", "category_id"]}))
+        .await;
+    assert_eq!(
+        body["records"][0],
+        json!({"country_id": [20, "Belgium"], "parent_id": [10, "Deco Addict"], "category_id": [1]})
+    );
+    let (status, body) = h.post(&hook, example("call_action_confirm.json")).await;
+    assert_eq!((status, body), (200, json!({"ok": true, "result": true})));
+    let (status, body) = h.post(&hook, example("call_message_post.json")).await;
+    assert!(status == 200 && body["result"].is_i64(), "{body}");
+}

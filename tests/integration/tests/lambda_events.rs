@@ -50,7 +50,12 @@ async fn setup() -> Setup {
     let store = MemoryConfigStore::new();
     store.create(&config).await.unwrap();
     let log = Arc::new(MemoryExecutionLog::new());
-    let gateway = LambdaGateway::new(Arc::new(store), log.clone(), GatewaySettings::default());
+    let gateway = LambdaGateway::new(
+        Arc::new(store),
+        log.clone(),
+        Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
+        GatewaySettings::default(),
+    );
     Setup { gateway, log, sim }
 }
 

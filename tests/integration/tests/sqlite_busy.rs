@@ -75,6 +75,7 @@ async fn ten_calls_give_ten_entries_while_the_database_is_locked() {
     let gateway = std::sync::Arc::new(Gateway::new(
         stores.config.clone(),
         stores.log.clone(),
+        stores.idempotency.clone(),
         GatewaySettings::default(),
     ));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();

@@ -134,4 +134,8 @@ async fn dynamodb_stores_before_and_after_init() {
     let client = aws_sdk_dynamodb::Client::new(options.sdk_config.as_ref().unwrap());
     let tables = client.list_tables().send().await.unwrap().table_names.unwrap();
     assert!(tables.contains(&log_table), "{tables:?}");
+    assert!(
+        tables.contains(&format!("{prefix}-idempotency")),
+        "init creates the Idempotency-Key table: {tables:?}"
+    );
 }

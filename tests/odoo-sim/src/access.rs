@@ -98,6 +98,11 @@ const DENIED: &[(&str, &[Op], &[&str])] = &[
         &["Administration/Settings"],
     ),
     (
+        "ir.model.data",
+        &[Op::Write, Op::Create, Op::Unlink],
+        &["Administration/Access Rights"],
+    ),
+    (
         "crm.stage",
         &[Op::Write, Op::Create, Op::Unlink],
         &["Sales/Administrator"],

@@ -24,7 +24,9 @@ pub fn load() -> (Arc<Registry>, Arc<Db>) {
                 .collect()
         };
         let models = parse("models");
-        let data = parse("data");
+        let mut data = parse("data");
+        let xmlids = crate::xmlids::data_file(&data);
+        data.push(("ir.model.data", xmlids));
         let sequences = files::FILES
             .iter()
             .find(|(k, stem, _)| *k == "data" && *stem == "_sequences")

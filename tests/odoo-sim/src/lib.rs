@@ -13,6 +13,7 @@ mod pyrepr;
 mod registry;
 mod rpc;
 mod server;
+mod xmlids;
 
 use std::net::SocketAddr;
 use std::sync::{Arc, RwLock};

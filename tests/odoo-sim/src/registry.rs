@@ -124,6 +124,7 @@ const ORDERS: &[(&str, &str)] = &[
     ("mail.message", "id desc"),
     ("discuss.channel", "id"),
     ("uom.category", "id"),
+    ("ir.model.data", "module, model, name"),
 ];
 
 /// `_description` of the models named in access errors and constraint messages.
@@ -143,6 +144,7 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("product.template", "Product"),
     ("product.product", "Product Variant"),
     ("mail.message", "Message"),
+    ("ir.model.data", "Model Data"),
 ];
 
 /// Models the corpus touches without describing their fields.

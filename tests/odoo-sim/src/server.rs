@@ -33,7 +33,16 @@ fn with_close(mut resp: Response) -> Response {
     resp
 }
 
+/// Like an Odoo worker, a call runs to its end even when the client stops waiting (e.g. a gateway timeout):
+/// it runs in a task of its own, which dropping this handler does not cancel.
 async fn jsonrpc(State(sim): State<Sim>, body: Bytes) -> Response {
+    match tokio::spawn(run_call(sim, body)).await {
+        Ok(response) => response,
+        Err(_) => with_close(StatusCode::INTERNAL_SERVER_ERROR.into_response()),
+    }
+}
+
+async fn run_call(sim: Sim, body: Bytes) -> Response {
     let started = Instant::now();
     let Ok(request) = serde_json::from_slice::<Value>(&body) else {
         return with_close((StatusCode::BAD_REQUEST, "Invalid JSON data").into_response());

@@ -5,6 +5,7 @@
 use bitconn::config::{ModelAccess, NewWebhook, OdooConnection, Permissions, WebhookConfig};
 use bitconn::execution_log::{ExecutionLog, ExecutionLogEntry, LogQuery, MemoryExecutionLog};
 use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::idempotency::MemoryIdempotencyStore;
 use bitconn::secret::PlainSecret;
 use bitconn::store::{ConfigStore, MemoryConfigStore};
 use odoo_sim::{RunningSim, SimConfig};
@@ -17,6 +18,7 @@ pub struct Harness {
     pub url: String,
     pub store: Arc<MemoryConfigStore>,
     pub log: Arc<MemoryExecutionLog>,
+    pub idempotency: Arc<MemoryIdempotencyStore>,
     pub gateway: Arc<Gateway>,
     pub http: reqwest::Client,
     server: tokio::task::JoinHandle<()>,
@@ -49,7 +51,13 @@ impl Harness {
         let sim = odoo_sim::start(sim_config).await.unwrap();
         let store = Arc::new(MemoryConfigStore::new());
         let log = Arc::new(MemoryExecutionLog::new());
-        let gateway = Arc::new(Gateway::new(store.clone(), log.clone(), settings));
+        let idempotency = Arc::new(MemoryIdempotencyStore::new());
+        let gateway = Arc::new(Gateway::new(
+            store.clone(),
+            log.clone(),
+            idempotency.clone(),
+            settings,
+        ));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
         let app = bitconn::gateway::router(gateway.clone());
@@ -61,6 +69,7 @@ impl Harness {
             url,
             store,
             log,
+            idempotency,
             gateway,
             http: reqwest::Client::new(),
             server,
