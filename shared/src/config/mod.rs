@@ -1,9 +1,13 @@
 //! The webhook configuration: who a webhook is, which Odoo it talks to as whom, and what it may do there.
 
 mod ids;
+mod outbound;
 mod rules;
 
 pub use ids::{InvalidId, ModelName, WebhookId};
+pub use outbound::{
+    OutboundConfigError, OutboundTarget, PayloadSpec, PreviousSigning, RetrySchedule, SigningState,
+};
 pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
 
 use serde::{Deserialize, Serialize};
@@ -73,6 +77,9 @@ pub struct WebhookConfig {
     /// existed read as `false`). Changing the webhook's Odoo connection clears it.
     #[serde(default)]
     pub demo: bool,
+    /// Where Odoo records are delivered; `None` until an operator sets a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<OutboundTarget>,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -109,6 +116,7 @@ impl WebhookConfig {
             limits: Limits::default(),
             allowed_verbs: vec![HttpVerb::Post],
             demo: false,
+            outbound: None,
             version: 1,
             created_at: now,
             updated_at: now,
