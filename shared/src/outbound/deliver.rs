@@ -187,6 +187,8 @@ fn describe(error: &reqwest::Error) -> (String, bool) {
     if error.is_timeout() {
         text = format!("timed out: {text}");
     }
+    // The resolver's refusal may reach us re-wrapped by the connector, so its text counts too.
+    refused |= text.contains(super::ssrf::REFUSED_PREFIX);
     (text, refused)
 }
 
