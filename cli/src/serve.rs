@@ -182,6 +182,13 @@ async fn open_outbound(global: &Global) -> anyhow::Result<Option<Outbound>> {
     let queue = SqliteQueue::open(&location)
         .await
         .context("cannot open the outbound queue")?;
+    let released = queue
+        .release_leases()
+        .await
+        .context("cannot open the outbound queue")?;
+    if released > 0 {
+        tracing::info!(released, "outbound jobs of a previous run are delivered again");
+    }
     let deliveries = SqliteDeliveryLog::open(&location, bitconn::execution_log::DEFAULT_RETENTION)
         .await
         .context("cannot open the delivery log")?;

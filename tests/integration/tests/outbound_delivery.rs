@@ -537,3 +537,53 @@ async fn trigger_calls_are_checked_before_anything_is_queued() {
     tokio::time::sleep(Duration::from_millis(200)).await;
     assert!(receiver.got().is_empty());
 }
+
+/// Figures, not a pass/fail check: trigger latency under concurrent callers and end-to-end deliveries per second
+/// (trigger → read from the sim → signed delivery). `cargo test -p integration-tests --test outbound_delivery
+/// -- --ignored --nocapture outbound_figures` (add `--release` for meaningful numbers).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore]
+async fn outbound_figures() {
+    const EVENTS: usize = 1000;
+    const CALLERS: usize = 100;
+    let setup = Arc::new(Setup::start().await);
+    let receiver = Receiver::start(&[]).await;
+    let mut t = target(format!("{}/r", receiver.url));
+    t.payload = PayloadSpec::Fields {
+        fields: vec![json!("name")],
+    };
+    t.rotate_signing_secret(None, time::OffsetDateTime::now_utc());
+    let hook = Arc::new(setup.hook(t).await);
+    let started = Instant::now();
+    let latencies = Arc::new(Mutex::new(Vec::with_capacity(EVENTS)));
+    let callers: Vec<_> = (0..CALLERS)
+        .map(|_| {
+            let (setup, hook, latencies) = (setup.clone(), hook.clone(), latencies.clone());
+            tokio::spawn(async move {
+                for _ in 0..EVENTS / CALLERS {
+                    let at = Instant::now();
+                    let (status, _) = setup
+                        .trigger(&hook, json!({"model": "res.partner", "ids": [3]}))
+                        .await;
+                    assert_eq!(status, 202);
+                    latencies.lock().unwrap().push(at.elapsed());
+                }
+            })
+        })
+        .collect();
+    for caller in callers {
+        caller.await.unwrap();
+    }
+    let triggered = started.elapsed();
+    receiver.wait_for(EVENTS, Duration::from_secs(300)).await;
+    let delivered = started.elapsed();
+    let mut l = latencies.lock().unwrap().clone();
+    l.sort();
+    println!(
+        "{EVENTS} events, {CALLERS} callers: trigger p50 {:?} p99 {:?}; all triggered in {triggered:?}; \
+         all delivered in {delivered:?} ({:.0} events/s end to end)",
+        l[l.len() / 2],
+        l[l.len() * 99 / 100],
+        EVENTS as f64 / delivered.as_secs_f64()
+    );
+}

@@ -270,6 +270,21 @@ impl Queue for SqliteQueue {
 }
 
 impl SqliteQueue {
+    /// Makes every leased job visible at once: `bitconn serve` is the file's only consumer, so at its start
+    /// any lease left belongs to a process that died, and its jobs need not wait for the lease to end.
+    pub async fn release_leases(&self) -> Result<u64, QueueError> {
+        self.call(|c| {
+            let now = millis(SystemTime::now());
+            c.execute(
+                "UPDATE outbound_queue SET visible_at = ?1, lease = NULL WHERE state = 'ready' AND lease IS NOT NULL",
+                params![now],
+            )
+            .map(|n| n as u64)
+            .map_err(backend)
+        })
+        .await
+    }
+
     /// Jobs not yet acknowledged or dead (for tests and `serve`'s shutdown report).
     pub async fn pending(&self) -> Result<u64, QueueError> {
         self.call(|c| {
