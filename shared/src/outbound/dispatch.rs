@@ -353,7 +353,7 @@ impl Dispatcher {
             webhook_id: draft.webhook,
             attempt: draft.attempt,
             at: time::OffsetDateTime::now_utc(),
-            url: draft.url,
+            url: without_userinfo(&draft.url),
             outcome,
             status: answer.status,
             duration_ms: u64::try_from(answer.duration.as_millis()).unwrap_or(u64::MAX),
@@ -363,5 +363,32 @@ impl Dispatcher {
         if let Err(error) = self.log.record(attempt).await {
             tracing::warn!(%error, "a delivery attempt was not logged");
         }
+    }
+}
+
+/// The URL as logged: a `user:password@` part is a credential and is left out.
+fn without_userinfo(url: &str) -> String {
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) if !parsed.username().is_empty() || parsed.password().is_some() => {
+            let _ = parsed.set_username("");
+            let _ = parsed.set_password(None);
+            parsed.to_string()
+        }
+        _ => url.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn logged_urls_leave_out_credentials() {
+        assert_eq!(
+            super::without_userinfo("https://u:p@hooks.example.com/x?a=1"),
+            "https://hooks.example.com/x?a=1"
+        );
+        assert_eq!(
+            super::without_userinfo("https://hooks.example.com/x"),
+            "https://hooks.example.com/x"
+        );
     }
 }

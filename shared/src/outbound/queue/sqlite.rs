@@ -24,11 +24,16 @@ CREATE TABLE IF NOT EXISTS outbound_queue (
     reason      TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbound_queue_ready ON outbound_queue (state, visible_at, id);
+CREATE INDEX IF NOT EXISTS outbound_queue_finished ON outbound_queue (state, finished_at);
 ";
+/// Finished jobs' dedup keys are forgotten at most this often (not on every enqueue).
+const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct SqliteQueue {
     connection: Arc<Mutex<Connection>>,
+    /// When the last sweep of finished jobs ran (ms since the epoch).
+    last_sweep: Arc<std::sync::atomic::AtomicI64>,
 }
 
 /// A connection to an outbound database file (created 0600, WAL), shared by the queue and the delivery log.
@@ -64,6 +69,7 @@ impl SqliteQueue {
         .map_err(QueueError::Backend)?;
         Ok(Self {
             connection: Arc::new(Mutex::new(connection)),
+            last_sweep: Arc::default(),
         })
     }
 
@@ -107,6 +113,21 @@ fn decode(text: &str) -> Result<Job, QueueError> {
     serde_json::from_str(text).map_err(|e| QueueError::Corrupt(e.to_string()))
 }
 
+/// Forgets the dedup keys of jobs that finished before `cutoff` (done ones are deleted, dead ones kept).
+fn sweep(tx: &rusqlite::Transaction<'_>, cutoff: i64) -> Result<(), QueueError> {
+    tx.execute(
+        "DELETE FROM outbound_queue WHERE state = 'done' AND finished_at < ?1",
+        params![cutoff],
+    )
+    .map_err(backend)?;
+    tx.execute(
+        "UPDATE outbound_queue SET dedup_key = NULL WHERE state = 'dead' AND finished_at < ?1 AND dedup_key IS NOT NULL",
+        params![cutoff],
+    )
+    .map_err(backend)?;
+    Ok(())
+}
+
 /// Every lease check: the id, the lease token, and the lease not yet expired.
 macro_rules! leased {
     () => {
@@ -119,20 +140,17 @@ impl Queue for SqliteQueue {
     async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError> {
         let text = serde_json::to_string(job).map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let key = dedup_key.to_owned();
+        let last_sweep = self.last_sweep.clone();
         self.call(move |c| {
+            use std::sync::atomic::Ordering;
             let now = millis(SystemTime::now());
             let cutoff = now - duration_millis(DEDUP_WINDOW);
             let tx = c.transaction().map_err(backend)?;
-            tx.execute(
-                "DELETE FROM outbound_queue WHERE state = 'done' AND finished_at < ?1",
-                params![cutoff],
-            )
-            .map_err(backend)?;
-            tx.execute(
-                "UPDATE outbound_queue SET dedup_key = NULL WHERE state = 'dead' AND finished_at < ?1",
-                params![cutoff],
-            )
-            .map_err(backend)?;
+            let swept = last_sweep.load(Ordering::Relaxed);
+            if now - swept >= duration_millis(SWEEP_EVERY) {
+                last_sweep.store(now, Ordering::Relaxed);
+                sweep(&tx, cutoff)?;
+            }
             let inserted = tx
                 .execute(
                     "INSERT OR IGNORE INTO outbound_queue (dedup_key, job, state, visible_at) VALUES (?1, ?2, 'ready', ?3)",
