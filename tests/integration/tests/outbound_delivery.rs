@@ -24,6 +24,9 @@ use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
+/// How long a slow answer takes: well past the 300 ms timeout the timeout test sets.
+const SLOW_ANSWER: Duration = Duration::from_secs(2);
+
 /// One request the receiver got.
 #[derive(Clone, Debug)]
 struct Got {
@@ -64,15 +67,24 @@ impl Receiver {
             axum::Router::new().fallback(move |method: Method, uri: Uri, headers: HeaderMap, body: Bytes| {
                 let script = shared.clone();
                 async move {
-                    let mut s = script.lock().unwrap();
-                    s.got.push(Got {
-                        method: method.to_string(),
-                        path: uri.to_string(),
-                        headers,
-                        body: body.to_vec(),
-                        at: Instant::now(),
-                    });
-                    let (status, retry_after) = s.answers.pop_front().unwrap_or((200, None));
+                    let (status, retry_after) = {
+                        let mut s = script.lock().unwrap();
+                        s.got.push(Got {
+                            method: method.to_string(),
+                            path: uri.to_string(),
+                            headers,
+                            body: body.to_vec(),
+                            at: Instant::now(),
+                        });
+                        s.answers.pop_front().unwrap_or((200, None))
+                    };
+                    // Status 0 stands for "answer 200, but only after the delivery timeout".
+                    let status = if status == 0 {
+                        tokio::time::sleep(SLOW_ANSWER).await;
+                        200
+                    } else {
+                        status
+                    };
                     let mut response =
                         (StatusCode::from_u16(status).unwrap(), "{\"received\":true}").into_response();
                     if let Some(wait) = retry_after {
@@ -586,4 +598,71 @@ async fn outbound_figures() {
         l[l.len() * 99 / 100],
         EVENTS as f64 / delivered.as_secs_f64()
     );
+}
+
+#[tokio::test]
+async fn during_a_rotation_both_secrets_verify_and_templates_and_spec_bodies_are_filled() {
+    let setup = Setup::start().await;
+    let receiver = Receiver::start(&[]).await;
+    let now = time::OffsetDateTime::now_utc();
+    let mut t = target(format!("{}/r", receiver.url));
+    let old = t.rotate_signing_secret(None, now);
+    let new = t.rotate_signing_secret(Some(time::Duration::hours(1)), now);
+    t.payload = PayloadSpec::Template {
+        template: json!({"kind": "batch", "records": [{"ref": "P-{{ id }}", "who": "{{ name }}", "id": "${id}"}]}),
+    };
+    let hook = setup.hook(t).await;
+    let a = setup.create_partner(&hook.1, &hook.0, "Azure Interior").await;
+    setup
+        .trigger(
+            &hook,
+            json!({"model": "res.partner", "ids": [a], "extra": {"tenant": 7}}),
+        )
+        .await;
+    let got = receiver.wait_for(1, Duration::from_secs(10)).await;
+    assert_eq!(header(&got[0], "webhook-signature").split(' ').count(), 2);
+    assert_eq!(reference_verify(&new.expose(), &got[0]), "verified");
+    assert_eq!(reference_verify(&old.expose(), &got[0]), "verified");
+    let body: Value = serde_json::from_slice(&got[0].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"kind": "batch", "records": [{"ref": format!("P-{a}"), "who": "Azure Interior", "id": a}],
+               "count": 1, "model": "res.partner", "tenant": 7})
+    );
+
+    let mut t = target(format!("{}/body", receiver.url));
+    t.payload = PayloadSpec::Body {
+        body: json!({"fields": ["name"], "event": "partner.synced", "first": "Hello {{ name }}"}),
+    };
+    let body_hook = setup.hook(t).await;
+    setup
+        .trigger(&body_hook, json!({"model": "res.partner", "ids": [a]}))
+        .await;
+    let got = receiver.wait_for(2, Duration::from_secs(10)).await;
+    let body: Value = serde_json::from_slice(&got[1].body).unwrap();
+    assert_eq!(
+        body,
+        json!({"event": "partner.synced", "first": "Hello Azure Interior", "model": "res.partner", "count": 1,
+               "records": [{"name": "Azure Interior"}]})
+    );
+}
+
+#[tokio::test]
+async fn a_slow_receiver_times_out_and_is_retried() {
+    let setup = Setup::start().await;
+    let receiver = Receiver::start(&[(0, None)]).await;
+    let mut t = target(format!("{}/slow", receiver.url));
+    t.timeout_ms = 300;
+    let hook = setup.hook(t).await;
+    setup
+        .trigger(&hook, json!({"model": "res.partner", "ids": [3]}))
+        .await;
+    assert_eq!(
+        setup.outcomes(2).await,
+        [AttemptOutcome::Retrying, AttemptOutcome::Delivered]
+    );
+    let attempts = setup.deliveries.list(None, 10).await.unwrap();
+    let first = attempts.last().unwrap();
+    assert!(first.error.as_deref().unwrap().contains("timed out"), "{first:?}");
+    assert!(first.duration_ms < 1500, "{first:?}");
 }
