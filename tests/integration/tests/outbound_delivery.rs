@@ -87,6 +87,10 @@ impl Receiver {
                     };
                     let mut response =
                         (StatusCode::from_u16(status).unwrap(), "{\"received\":true}").into_response();
+                    // Every answer closes its connection, so each attempt resolves (and is checked) afresh.
+                    response
+                        .headers_mut()
+                        .insert("connection", "close".parse().unwrap());
                     if let Some(wait) = retry_after {
                         response
                             .headers_mut()
@@ -139,6 +143,10 @@ impl Drop for Setup {
 
 impl Setup {
     async fn start() -> Self {
+        Self::start_with(None).await
+    }
+
+    async fn start_with(deliverer: Option<bitconn::outbound::deliver::Deliverer>) -> Self {
         let sim = odoo_sim::start(odoo_sim::SimConfig::default()).await.unwrap();
         let dir = tempfile::tempdir().unwrap();
         let store = Arc::new(MemoryConfigStore::new());
@@ -171,6 +179,10 @@ impl Setup {
                 ..DispatchSettings::default()
             },
         );
+        let dispatcher = match deliverer {
+            Some(deliverer) => dispatcher.with_deliverer(deliverer),
+            None => dispatcher,
+        };
         let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
         Self {
             sim,
@@ -665,4 +677,47 @@ async fn a_slow_receiver_times_out_and_is_retried() {
     let first = attempts.last().unwrap();
     assert!(first.error.as_deref().unwrap().contains("timed out"), "{first:?}");
     assert!(first.duration_ms < 1500, "{first:?}");
+}
+
+/// Answers from a list, one per resolution: loopback first, then a private address (a rebinding name).
+struct Rebinding(Mutex<Vec<std::net::IpAddr>>);
+
+impl reqwest::dns::Resolve for Rebinding {
+    fn resolve(&self, _: reqwest::dns::Name) -> reqwest::dns::Resolving {
+        let mut answers = self.0.lock().unwrap();
+        let ip = if answers.len() > 1 {
+            answers.remove(0)
+        } else {
+            answers[0]
+        };
+        Box::pin(async move {
+            Ok(Box::new(std::iter::once(std::net::SocketAddr::new(ip, 0))) as reqwest::dns::Addrs)
+        })
+    }
+}
+
+#[tokio::test]
+async fn every_attempt_resolves_again_so_a_rebinding_name_is_refused_before_connecting() {
+    let answers = vec!["127.0.0.1".parse().unwrap(), "10.0.0.1".parse().unwrap()];
+    let deliverer =
+        bitconn::outbound::deliver::Deliverer::with_resolver(Arc::new(Rebinding(Mutex::new(answers))));
+    let setup = Setup::start_with(Some(deliverer)).await;
+    let receiver = Receiver::start(&[(500, None)]).await;
+    let port = receiver.url.rsplit(':').next().unwrap().to_owned();
+    let hook = setup.hook(target(format!("http://rebind.test:{port}/r"))).await;
+    setup
+        .trigger(&hook, json!({"model": "res.partner", "ids": [3]}))
+        .await;
+    assert_eq!(
+        setup.outcomes(2).await,
+        [AttemptOutcome::Retrying, AttemptOutcome::Dead]
+    );
+    let attempts = setup.deliveries.list(None, 10).await.unwrap();
+    let error = attempts[0].error.clone().unwrap();
+    assert!(error.contains("10.0.0.1") && error.contains("private"), "{error}");
+    assert_eq!(
+        receiver.got().len(),
+        1,
+        "only the loopback answer was connected to"
+    );
 }
