@@ -2,6 +2,7 @@
 
 mod demo;
 mod logs;
+mod outbound;
 mod output;
 mod printable;
 mod serve;

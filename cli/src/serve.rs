@@ -3,6 +3,9 @@
 use anyhow::Context as _;
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::outbound::deliveries::{DeliveryLog, SqliteDeliveryLog};
+use bitconn::outbound::queue::{Queue, SqliteQueue};
+use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::server::ServerLimits;
 use clap::Args;
 use std::net::SocketAddr;
@@ -90,12 +93,30 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         odoo_timeout: args.odoo_timeout,
         ..GatewaySettings::default()
     };
-    let gateway = Arc::new(Gateway::new(
-        opened.config,
-        log.clone(),
-        opened.idempotency,
-        settings,
-    ));
+    let outbound = open_outbound(global).await?;
+    let mut gateway = Gateway::new(opened.config.clone(), log.clone(), opened.idempotency, settings);
+    if let Some((queue, _)) = &outbound {
+        gateway = gateway.with_queue(queue.clone());
+    }
+    let gateway = Arc::new(gateway);
+    let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let dispatcher = outbound.map(|(queue, deliveries)| {
+        let dispatcher = Dispatcher::new(
+            opened.config.clone(),
+            queue,
+            deliveries,
+            gateway.clone(),
+            DispatchSettings::default(),
+        );
+        let mut stopped = dispatch_stopped.clone();
+        tokio::spawn(async move {
+            dispatcher
+                .run(async move {
+                    let _ = stopped.wait_for(|s| *s).await;
+                })
+                .await;
+        })
+    });
     // Installed before "listening" is printed, so a SIGTERM right after it is already a graceful stop.
     let shutdown = shutdown_signal()?;
     let limits = ServerLimits {
@@ -119,6 +140,10 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         );
     }
     bitconn::server::serve(listener, app, limits, shutdown).await;
+    let _ = stop_dispatch.send(true);
+    if let Some(dispatcher) = dispatcher {
+        let _ = dispatcher.await;
+    }
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
     }
@@ -134,6 +159,40 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     tracing::info!("stopped");
     drop(demo);
     Ok(())
+}
+
+type Outbound = (Arc<dyn Queue>, Arc<dyn DeliveryLog>);
+
+/// The outbound queue and delivery log beside the store: `<store>.outbound.db` for an SQLite file, memory for
+/// an in-memory store; a DynamoDB store has none here (AWS runs the dispatcher on SQS).
+async fn open_outbound(global: &Global) -> anyhow::Result<Option<Outbound>> {
+    use bitconn::store::{SqliteLocation, StoreSpec};
+    let location = match stores::parse_spec(&global.store)? {
+        StoreSpec::Sqlite(SqliteLocation::File(path)) => {
+            SqliteLocation::File(path.with_extension("outbound.db"))
+        }
+        StoreSpec::Sqlite(SqliteLocation::InMemory) | StoreSpec::Memory => {
+            return Ok(Some((
+                Arc::new(bitconn::outbound::queue::MemoryQueue::new()),
+                Arc::new(bitconn::outbound::deliveries::MemoryDeliveryLog::new()),
+            )));
+        }
+        StoreSpec::DynamoDb { .. } => return Ok(None),
+    };
+    let queue = SqliteQueue::open(&location)
+        .await
+        .context("cannot open the outbound queue")?;
+    let released = queue
+        .release_leases()
+        .await
+        .context("cannot open the outbound queue")?;
+    if released > 0 {
+        tracing::info!(released, "outbound jobs of a previous run are delivered again");
+    }
+    let deliveries = SqliteDeliveryLog::open(&location, bitconn::execution_log::DEFAULT_RETENTION)
+        .await
+        .context("cannot open the delivery log")?;
+    Ok(Some((Arc::new(queue), Arc::new(deliveries))))
 }
 
 fn on_off(flag: bool) -> &'static str {

@@ -34,6 +34,9 @@ pub enum WebhookCommand {
     Disable(IdArgs),
     /// Delete a webhook.
     Delete(IdArgs),
+    /// The webhook's outbound target: where Odoo records are delivered, signed and retried.
+    #[command(subcommand)]
+    Outbound(crate::outbound::OutboundCommand),
 }
 
 #[derive(Args)]
@@ -99,6 +102,9 @@ pub struct RotateArgs {
 }
 
 pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()> {
+    if let WebhookCommand::Outbound(command) = command {
+        return crate::outbound::run(global, command).await;
+    }
     let store = stores::open(global).await?.config;
     match command {
         WebhookCommand::Create(args) => create(global, store.as_ref(), args).await,
@@ -112,6 +118,7 @@ pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()>
         WebhookCommand::Enable(args) => set_enabled(global, store.as_ref(), args, true).await,
         WebhookCommand::Disable(args) => set_enabled(global, store.as_ref(), args, false).await,
         WebhookCommand::Delete(args) => delete(global, store.as_ref(), args).await,
+        WebhookCommand::Outbound(_) => Ok(()),
     }
 }
 

@@ -2,10 +2,14 @@
 
 mod callable;
 mod ids;
+mod outbound;
 mod rules;
 
 pub use callable::{Callable, NEVER_CALLABLE, refusal as call_refusal};
 pub use ids::{InvalidId, ModelName, WebhookId};
+pub use outbound::{
+    OutboundConfigError, OutboundTarget, PayloadSpec, PreviousSigning, RetrySchedule, SigningState,
+};
 pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
 
 use serde::{Deserialize, Serialize};
@@ -78,6 +82,9 @@ pub struct WebhookConfig {
     /// existed read as `false`). Changing the webhook's Odoo connection clears it.
     #[serde(default)]
     pub demo: bool,
+    /// Where Odoo records are delivered; `None` until an operator sets a target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub outbound: Option<OutboundTarget>,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -115,6 +122,7 @@ impl WebhookConfig {
             limits: Limits::default(),
             allowed_verbs: vec![HttpVerb::Post],
             demo: false,
+            outbound: None,
             version: 1,
             created_at: now,
             updated_at: now,

@@ -9,12 +9,14 @@ mod idempotent;
 mod inbound;
 mod log;
 mod names;
+mod outbound;
 #[cfg(feature = "local-server")]
 mod router;
 mod schema;
 mod schemas;
 
 pub use auth::presented_secret;
+pub use outbound::{MAX_EVENT_LEN, MAX_EXTRA_BYTES};
 #[cfg(feature = "local-server")]
 pub use router::router;
 
@@ -40,6 +42,7 @@ pub const DEFAULT_SCHEMA_CACHE_TTL: Duration = Duration::from_secs(60);
 pub const DEFAULT_IDEMPOTENCY_LEASE: Duration = Duration::from_secs(10 * 60);
 
 const WEBHOOK_PREFIX: &str = "/bitconn/webhook/";
+const OUTBOUND_PREFIX: &str = "/bitconn/outbound/";
 
 #[derive(Clone, Debug)]
 pub struct GatewaySettings {
@@ -78,6 +81,8 @@ pub struct Gateway {
     settings: GatewaySettings,
     odoo: OdooClient,
     schemas: SchemaCache,
+    /// Where `POST /bitconn/outbound/{id}` queues jobs; without one that route answers 404.
+    queue: Option<Arc<dyn crate::outbound::queue::Queue>>,
 }
 
 enum Route<'a> {
@@ -85,12 +90,21 @@ enum Route<'a> {
     Webhook(&'a str),
     Schema(&'a str),
     Required(&'a str),
+    Outbound(&'a str),
     Unknown,
 }
 
 fn route(path: &str) -> Route<'_> {
     if path == "/healthz" {
         return Route::Health;
+    }
+    if let Some(id) = path
+        .strip_prefix(OUTBOUND_PREFIX)
+        .map(|r| r.trim_end_matches('/'))
+        && !id.is_empty()
+        && !id.contains('/')
+    {
+        return Route::Outbound(id);
     }
     let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else {
         return Route::Unknown;
@@ -121,7 +135,14 @@ impl Gateway {
             schemas: SchemaCache::new(settings.schema_cache_ttl),
             odoo,
             settings,
+            queue: None,
         }
+    }
+
+    /// Enables the outbound trigger route: jobs go to `queue`.
+    pub fn with_queue(mut self, queue: Arc<dyn crate::outbound::queue::Queue>) -> Self {
+        self.queue = Some(queue);
+        self
     }
 
     pub fn settings(&self) -> &GatewaySettings {
@@ -133,6 +154,7 @@ impl Gateway {
         match route(request.uri().path()) {
             Route::Health => json_response(StatusCode::OK, &json!({"ok": true})),
             Route::Webhook(id) => self.webhook_call(id, &request).await,
+            Route::Outbound(id) => self.outbound_call(id, &request).await,
             Route::Schema(_) | Route::Required(_) if request.method() != HttpMethod::GET => {
                 GatewayError::VerbNotAllowed {
                     verb: request.method().to_string(),
@@ -214,6 +236,8 @@ mod route_tests {
             Route::Required("abc")
         ));
         assert!(matches!(route("/bitconn/webhook/abc/other"), Route::Unknown));
+        assert!(matches!(route("/bitconn/outbound/abc"), Route::Outbound("abc")));
+        assert!(matches!(route("/bitconn/outbound/abc/x"), Route::Unknown));
         assert!(matches!(route("/bitconn/webhook/"), Route::Unknown));
         assert!(matches!(route("/"), Route::Unknown));
     }

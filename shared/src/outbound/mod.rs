@@ -1,10 +1,16 @@
-//! The outbound side's building blocks: Standard Webhooks signatures, the SSRF guard every delivery connects
-//! through, and the placeholders of payload templates and URLs.
+//! The outbound side: Standard Webhooks signatures, the SSRF guard every delivery connects through, payload
+//! placeholders, the queue between trigger and dispatcher, the dispatcher and its delivery log.
 
+pub mod deliver;
+pub mod deliveries;
+pub mod dispatch;
+pub mod payload;
+pub mod queue;
 pub mod signature;
 pub mod ssrf;
 pub mod template;
 
+pub use dispatch::{DispatchSettings, Dispatcher};
 pub use signature::{SigningSecret, headers as signature_headers};
 pub use ssrf::{AllowList, Blocked, GuardedResolver};
 pub use template::{TemplateError, render, render_url};

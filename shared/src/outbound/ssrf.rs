@@ -157,6 +157,9 @@ impl GuardedResolver {
     }
 }
 
+/// How a refusal's message starts, wherever it surfaces.
+pub const REFUSED_PREFIX: &str = "refused by the SSRF guard";
+
 /// Refused destination, reported through reqwest's connect error.
 #[derive(Debug, thiserror::Error)]
 #[error("refused by the SSRF guard: {0}")]

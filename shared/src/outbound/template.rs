@@ -164,6 +164,34 @@ fn render_string(text: &str, record: &Value, budget: &mut usize) -> Result<Value
     })
 }
 
+/// Every placeholder path in `template` (strings at any depth), in order, for deciding which fields to read.
+pub fn placeholder_paths(template: &Value) -> Result<Vec<String>, TemplateError> {
+    fn walk(value: &Value, depth: usize, out: &mut Vec<String>) -> Result<(), TemplateError> {
+        if depth > MAX_TEMPLATE_DEPTH {
+            return Err(TemplateError::TooDeep);
+        }
+        match value {
+            Value::String(text) => {
+                for piece in pieces(text)? {
+                    if let Piece::Path(path) = piece {
+                        if out.len() >= MAX_PLACEHOLDERS {
+                            return Err(TemplateError::TooMany);
+                        }
+                        out.push(path.to_owned());
+                    }
+                }
+            }
+            Value::Array(items) => items.iter().try_for_each(|v| walk(v, depth + 1, out))?,
+            Value::Object(map) => map.values().try_for_each(|v| walk(v, depth + 1, out))?,
+            _ => {}
+        }
+        Ok(())
+    }
+    let mut out = Vec::new();
+    walk(template, 0, &mut out)?;
+    Ok(out)
+}
+
 /// Whether `text` holds any placeholder (a URL with one sends one delivery per record).
 pub fn has_placeholders(text: &str) -> bool {
     pieces(text).is_ok_and(|p| p.iter().any(|p| matches!(p, Piece::Path(_))))

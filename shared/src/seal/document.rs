@@ -7,7 +7,7 @@ use super::{Opened, SealContext, SealError, Sealer};
 /// JSON pointers of the credentials inside a stored `WebhookConfig`. A credential added to the config (an
 /// outbound signing secret, a receiver's headers) is sealed by adding its pointer here; any JSON value can be
 /// sealed, a whole map of headers as well as one string.
-pub const SEALED_FIELDS: &[&str] = &["/odoo/api_key"];
+pub const SEALED_FIELDS: &[&str] = &["/odoo/api_key", "/outbound/headers", "/outbound/signing"];
 
 /// Replaces every credential in `document` (the JSON of a config owned by `record`) with its sealed form.
 pub async fn seal_document(sealer: &Sealer, record: &str, document: &mut Value) -> Result<(), SealError> {

@@ -22,7 +22,7 @@ pub use sqlite::SqliteConfigStore;
 #[cfg(feature = "sqlite")]
 pub use sqlite_db::SqliteDb;
 #[cfg(feature = "sqlite")]
-pub(crate) use sqlite_db::{DbError, Role};
+pub(crate) use sqlite_db::{DbError, Role, make_private};
 
 use async_trait::async_trait;
 

@@ -185,7 +185,7 @@ fn create_schema(connection: &Connection) -> rusqlite::Result<()> {
 /// The database holds credentials: a new file is created readable by its owner only (SQLite gives its `-wal`
 /// and `-shm` files the database file's mode), and an existing one others could read is made private.
 #[cfg(unix)]
-fn make_private(path: &Path) -> Result<(), String> {
+pub(crate) fn make_private(path: &Path) -> Result<(), String> {
     use std::os::unix::fs::{OpenOptionsExt as _, PermissionsExt as _};
     const PRIVATE_MODE: u32 = crate::seal::PRIVATE_MODE;
     let created = std::fs::OpenOptions::new()
@@ -223,6 +223,6 @@ fn make_private(path: &Path) -> Result<(), String> {
 }
 
 #[cfg(not(unix))]
-fn make_private(_: &Path) -> Result<(), String> {
+pub(crate) fn make_private(_: &Path) -> Result<(), String> {
     Ok(())
 }

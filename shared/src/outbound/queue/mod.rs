@@ -1,0 +1,114 @@
+//! The `Queue` port between the trigger and the dispatcher: jobs enqueued once per dedup key, leased to one
+//! consumer at a time, acknowledged only after delivery, retried later by moving their visibility, and
+//! dead-lettered after the last attempt (SQLite and memory here; SQS in AWS).
+
+mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+pub use memory::MemoryQueue;
+#[cfg(feature = "sqlite")]
+pub use sqlite::SqliteQueue;
+#[cfg(feature = "sqlite")]
+pub(crate) use sqlite::open_connection;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use serde_json::{Map, Value};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use crate::config::{ModelName, WebhookId};
+
+/// How long a dedup key is remembered after its job finished: a trigger repeated within it is dropped.
+pub const DEDUP_WINDOW: Duration = Duration::from_secs(300);
+/// Most jobs one `receive` hands out.
+pub const MAX_RECEIVE: usize = 100;
+
+/// Every message on the queue; producer (trigger) and consumer (dispatcher) share this one type.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum Job {
+    /// Read `ids` of `model` as the webhook's Odoo user and deliver them to its outbound target.
+    Deliver {
+        /// Stable across retries: the Standard Webhooks `webhook-id` receivers deduplicate on.
+        event_id: String,
+        webhook_id: WebhookId,
+        model: ModelName,
+        ids: Vec<i64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        event: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        extra: Option<Map<String, Value>>,
+    },
+}
+
+impl Job {
+    pub fn event_id(&self) -> &str {
+        match self {
+            Self::Deliver { event_id, .. } => event_id,
+        }
+    }
+}
+
+/// Proof of a lease: only its holder may ack, retry or dead-letter the job, and only while the lease lasts
+/// (a consumer that outlived its lease finds the job re-leased to another and changes nothing).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Receipt {
+    pub message_id: String,
+    pub lease: String,
+}
+
+/// A leased job. `attempt` counts receives, this one included (1 on the first delivery attempt).
+#[derive(Clone, Debug)]
+pub struct Received {
+    pub receipt: Receipt,
+    pub job: Job,
+    pub attempt: u32,
+}
+
+/// A job that used its last attempt, kept for inspection and replay.
+#[derive(Clone, Debug)]
+pub struct DeadJob {
+    pub message_id: String,
+    pub job: Job,
+    pub attempts: u32,
+    pub reason: String,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum QueueError {
+    #[error("the lease on {0} expired or the job is gone")]
+    LeaseLost(String),
+    #[error("a queued job cannot be decoded: {0}")]
+    Corrupt(String),
+    #[error("queue unavailable: {0}")]
+    Backend(String),
+}
+
+#[async_trait]
+pub trait Queue: Send + Sync {
+    /// Queues `job`, first visible at `not_before`. Returns `false` (and queues nothing) when a job with the
+    /// same `dedup_key` is queued or finished within `DEDUP_WINDOW`. Returns only once the job is durable.
+    async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError>;
+    /// Leases up to `max` visible jobs for `lease`; each stays invisible to others until then.
+    async fn receive(&self, max: usize, lease: Duration) -> Result<Vec<Received>, QueueError>;
+    /// The job is done: it is never handed out again.
+    async fn ack(&self, receipt: &Receipt) -> Result<(), QueueError>;
+    /// Makes the job visible again after `delay` (the next attempt).
+    async fn retry_later(&self, receipt: &Receipt, delay: Duration) -> Result<(), QueueError>;
+    /// Moves the job to the dead-letter list with `reason`.
+    async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), QueueError>;
+    /// Dead jobs, oldest first.
+    async fn dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError>;
+}
+
+/// Milliseconds since the epoch (0 before it), the queues' clock.
+pub(crate) fn millis(at: SystemTime) -> i64 {
+    at.duration_since(UNIX_EPOCH)
+        .map(|d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+        .unwrap_or(0)
+}
+
+pub(crate) fn duration_millis(d: Duration) -> i64 {
+    i64::try_from(d.as_millis()).unwrap_or(i64::MAX)
+}
