@@ -115,3 +115,80 @@ fn transport(error: reqwest::Error) -> ConnectorError {
         ConnectorError::other(error.into(), None)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// A one-shot HTTP/1.1 server on loopback answering `body` with `status`; returns its URL and the request.
+    async fn serve_once(status: u16, body: Vec<u8>) -> (String, tokio::task::JoinHandle<String>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            let (mut socket, _) = listener.accept().await.unwrap();
+            let mut request = vec![0; 64 * 1024];
+            let n = socket.read(&mut request).await.unwrap();
+            let head = format!(
+                "HTTP/1.1 {status} X\r\ncontent-length: {}\r\nx-amzn-requestid: r1\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            socket.write_all(head.as_bytes()).await.unwrap();
+            let _ = socket.write_all(&body).await;
+            String::from_utf8_lossy(&request[..n]).into_owned()
+        });
+        (url, task)
+    }
+
+    fn connector() -> Connector {
+        Connector {
+            http: ReqwestHttpClient::new().unwrap().http,
+            read_timeout: Some(Duration::from_secs(10)),
+        }
+    }
+
+    fn request(url: &str) -> HttpRequest {
+        let mut request = HttpRequest::new(SdkBody::from("{\"TableName\":\"t\"}"));
+        request.set_uri(url).unwrap();
+        request.set_method("POST").unwrap();
+        request
+            .headers_mut()
+            .insert("x-amz-target", "DynamoDB_20120810.GetItem");
+        request
+    }
+
+    #[tokio::test]
+    async fn requests_and_answers_pass_through_whole() {
+        let (url, server) = serve_once(400, b"{\"__type\":\"ResourceNotFoundException\"}".to_vec()).await;
+        let answer = connector().call(request(&url)).await.unwrap();
+        assert_eq!(answer.status().as_u16(), 400);
+        assert_eq!(answer.headers().get("x-amzn-requestid"), Some("r1"));
+        assert_eq!(
+            answer.body().bytes(),
+            Some(&b"{\"__type\":\"ResourceNotFoundException\"}"[..])
+        );
+        let seen = server.await.unwrap().to_ascii_lowercase();
+        assert!(seen.starts_with("post / http/1.1"), "{seen}");
+        assert!(seen.contains("x-amz-target: dynamodb_20120810.getitem"), "{seen}");
+        assert!(seen.ends_with("{\"tablename\":\"t\"}"), "{seen}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_over_the_limit_is_refused() {
+        let (url, _server) = serve_once(200, vec![b'x'; MAX_RESPONSE_BYTES + 1]).await;
+        let error = connector().call(request(&url)).await.unwrap_err();
+        assert!(
+            error.to_string().contains("larger than") || format!("{error:?}").contains("larger than"),
+            "{error:?}"
+        );
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_an_io_error_the_sdk_retries() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let url = format!("http://{}/", listener.local_addr().unwrap());
+        drop(listener);
+        let error = connector().call(request(&url)).await.unwrap_err();
+        assert!(error.is_io(), "{error:?}");
+    }
+}
