@@ -1,20 +1,45 @@
 #!/usr/bin/env bash
-# Lambda figures of the release `inbound` bootstrap: stripped size, cold start (spawn -> first
-# GET /runtime/invocation/next against a local runtime API stub) and peak RSS (VmHWM) over 1,000 invocations
-# against the Odoo simulator, with the webhook in moto's DynamoDB. Release builds take several minutes.
+# Lambda figures of the release bootstraps (inbound, schema, terminal-token) against a hello-world baseline
+# (functions/hello-baseline, the same release profile): stripped sizes; cold start (spawn -> first
+# GET /runtime/invocation/next against a local runtime API stub), every function timed in each of $RUNS rounds
+# with the order rotated, medians and the ratio to the baseline; peak RSS (VmHWM) over $INVOCATIONS invocations
+# against the Odoo simulator, with the webhook in moto's DynamoDB and KMS. Release builds take several minutes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-RUNS=${RUNS:-20}
+RUNS=${RUNS:-7}
 INVOCATIONS=${INVOCATIONS:-1000}
+FUNCTIONS=(inbound schema terminal-token)
 cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
-cargo build -q --release -p inbound --bin inbound --example lambda_bench
-BOOTSTRAP=${BOOTSTRAP:-${CARGO_TARGET_DIR:-target}/release/inbound}
-BENCH=${CARGO_TARGET_DIR:-target}/release/examples/lambda_bench
+cargo build -q --release -p hello-baseline -p inbound -p schema -p terminal-token \
+  --bin hello-baseline --bin inbound --bin schema --bin terminal-token --example lambda_bench
+RELEASE=${CARGO_TARGET_DIR:-target}/release
+BENCH=$RELEASE/examples/lambda_bench
 source scripts/lib/local-aws.sh
 
-size=$(stat -c %s "$BOOTSTRAP")
-python3 -c "import sys; print(f'inbound bootstrap (release, stripped, {sys.argv[2]}): {int(sys.argv[1]) / 1048576:.2f} MiB')" \
-  "$size" "$(uname -m)"
-RUST_LOG=info "$BENCH" cold-start "$BOOTSTRAP" "$RUNS"
-RUST_LOG=info "$BENCH" rss "$BOOTSTRAP" "$EVENTS/apigw-v2-search-base64.json" "$INVOCATIONS"
+# terminal-token checks logins against the simulator and signs with a throwaway secret.
+export ODOO_URL="http://127.0.0.1:$SIM_PORT" ODOO_DB=odoo18
+WS_SECRET_KEY=$(python3 -c 'import secrets; print(secrets.token_hex(32))')
+export WS_SECRET_KEY
+
+pairs=("hello-baseline=$RELEASE/hello-baseline")
+for function in "${FUNCTIONS[@]}"; do pairs+=("$function=$RELEASE/$function"); done
+echo "bootstraps: release, stripped, $(uname -m)"
+RUST_LOG=info "$BENCH" compare "$RUNS" "${pairs[@]}"
+
+python3 - "$EVENTS" <<'PY'
+import json, sys
+event = json.load(open(f"{sys.argv[1]}/apigw-v2-schema.json"))
+body = json.dumps({"login": "admin", "password": "admin", "mode": "bash"})
+event.update(routeKey="POST /terminal/token", rawPath="/terminal/token", rawQueryString="", body=body)
+event["requestContext"].update(routeKey="POST /terminal/token", http={**event["requestContext"]["http"], "method": "POST", "path": "/terminal/token"})
+for key in ("queryStringParameters", "pathParameters"):
+    event.pop(key, None)
+event["headers"].pop("authorization", None)
+json.dump(event, open(f"{sys.argv[1]}/terminal-token.json", "w"))
+PY
+for spec in inbound=apigw-v2-search-base64.json schema=apigw-v2-schema.json terminal-token=terminal-token.json; do
+  function=${spec%%=*}
+  echo -n "$function: "
+  RUST_LOG=info "$BENCH" rss "$RELEASE/$function" "$EVENTS/${spec##*=}" "$INVOCATIONS"
+done

@@ -1,6 +1,7 @@
 //! The functions' configuration, read once from the environment at start and validated.
 
 use bitconn::gateway::GatewaySettings;
+use bitconn::odoo::tls::{InvalidRootSource, ROOTS_ENV, RootSource};
 use bitconn::seal::{InvalidSealSpec, SealSpec};
 use bitconn::store::{InvalidStoreSpec, StoreOptions, StoreSpec};
 use std::time::Duration;
@@ -20,6 +21,8 @@ pub enum ConfigError {
     Number { name: &'static str, value: String },
     #[error("BITCONN_SEAL: {0}")]
     Seal(#[from] InvalidSealSpec),
+    #[error(transparent)]
+    TlsRoots(#[from] InvalidRootSource),
 }
 
 /// Everything a function reads from its environment (the AWS SDK reads its own `AWS_*` variables).
@@ -42,6 +45,9 @@ pub struct FunctionConfig {
     pub schema_cache_ttl: Option<Duration>,
     /// `BITCONN_SEAL`: the key sealing stored credentials (`kms:<key>` in AWS; the template sets it).
     pub seal: Option<SealSpec>,
+    /// `BITCONN_TLS_ROOTS`: the roots every TLS client trusts (`system` by default, `webpki` compiled in); the
+    /// TLS clients read it themselves, it is checked here so a bad value stops the function at start.
+    pub tls_roots: RootSource,
     /// `RUST_LOG`.
     pub log_filter: String,
 }
@@ -85,6 +91,10 @@ impl FunctionConfig {
             max_body_bytes,
             schema_cache_ttl: duration("BITCONN_SCHEMA_CACHE_TTL")?,
             seal: lookup("BITCONN_SEAL").map(|v| v.trim().parse()).transpose()?,
+            tls_roots: lookup(ROOTS_ENV)
+                .map(|v| v.parse())
+                .transpose()?
+                .unwrap_or_default(),
             log_filter: lookup("RUST_LOG").unwrap_or_else(|| DEFAULT_LOG_FILTER.to_owned()),
         })
     }
@@ -192,6 +202,20 @@ mod tests {
         let error = from(&[("BITCONN_SEAL", "plaintext")]).unwrap_err().to_string();
         assert!(
             error.contains("BITCONN_SEAL") && error.contains("plaintext"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_tls_roots_are_read_and_checked() {
+        assert_eq!(from(&[]).unwrap().tls_roots, RootSource::System);
+        assert_eq!(
+            from(&[("BITCONN_TLS_ROOTS", "webpki")]).unwrap().tls_roots,
+            RootSource::Compiled
+        );
+        let error = from(&[("BITCONN_TLS_ROOTS", "mozilla")]).unwrap_err().to_string();
+        assert!(
+            error.contains("BITCONN_TLS_ROOTS") && error.contains("mozilla"),
             "{error}"
         );
     }

@@ -1,9 +1,11 @@
 //! Benchmarks of the built `inbound` bootstrap against a local Lambda runtime API stub: cold start
 //! (process spawn → first `GET …/invocation/next`) and peak RSS while serving many invocations.
 //!
-//! `scripts/bench-lambda.sh` builds the release binary, starts moto and the Odoo simulator, creates the
-//! webhook and runs: `lambda_bench cold-start <bootstrap> [runs]` and
-//! `lambda_bench rss <bootstrap> <event.json> [invocations]`. Store settings come from the environment.
+//! `scripts/bench-lambda.sh` builds the release binaries, starts moto and the Odoo simulator, creates the
+//! webhook and runs: `lambda_bench compare <runs> <name>=<bootstrap>…` (the first is the baseline; every
+//! function timed in each round, the order rotated per round; medians and ratios to the baseline),
+//! `lambda_bench cold-start <bootstrap> [runs]` and `lambda_bench rss <bootstrap> <event.json> [invocations]`.
+//! Store settings come from the environment.
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -137,16 +139,7 @@ fn kill(mut child: Child) {
 async fn cold_start(bootstrap: &str, runs: usize) -> anyhow::Result<()> {
     let mut samples = Vec::with_capacity(runs);
     for _ in 0..runs {
-        let (api, mut rx) = start_stub(String::new(), 0).await?;
-        let started = Instant::now();
-        let child = spawn(bootstrap, &api)?;
-        let seen = expect(&mut rx).await;
-        let elapsed = started.elapsed();
-        kill(child);
-        match seen? {
-            Seen::Next(0) => samples.push(elapsed),
-            other => anyhow::bail!("expected the first GET next, got {other:?}"),
-        }
+        samples.push(one_cold_start(bootstrap).await?);
     }
     samples.sort();
     let ms = |d: Duration| d.as_secs_f64() * 1000.0;
@@ -157,6 +150,56 @@ async fn cold_start(bootstrap: &str, runs: usize) -> anyhow::Result<()> {
         ms(samples[(runs * 9 / 10).min(runs - 1)]),
         ms(samples[runs - 1])
     );
+    Ok(())
+}
+
+/// One cold start: spawn → the first `GET next`.
+async fn one_cold_start(bootstrap: &str) -> anyhow::Result<Duration> {
+    let (api, mut rx) = start_stub(String::new(), 0).await?;
+    let started = Instant::now();
+    let child = spawn(bootstrap, &api)?;
+    let seen = expect(&mut rx).await;
+    let elapsed = started.elapsed();
+    kill(child);
+    match seen? {
+        Seen::Next(0) => Ok(elapsed),
+        other => anyhow::bail!("{bootstrap}: expected the first GET next, got {other:?}"),
+    }
+}
+
+/// Times every function in each of `runs` rounds, rotating the order so none always runs first; one untimed
+/// round first fills the page cache. Prints each median and its ratio to the first function's (the baseline).
+async fn compare(runs: usize, functions: &[(String, String)]) -> anyhow::Result<()> {
+    anyhow::ensure!(!functions.is_empty(), "compare needs name=bootstrap pairs");
+    for (_, bootstrap) in functions {
+        one_cold_start(bootstrap).await?;
+    }
+    let mut samples = vec![Vec::with_capacity(runs); functions.len()];
+    for round in 0..runs {
+        for k in 0..functions.len() {
+            let i = (round + k) % functions.len();
+            samples[i].push(one_cold_start(&functions[i].1).await?);
+        }
+    }
+    let ms = |d: Duration| d.as_secs_f64() * 1000.0;
+    let medians: Vec<f64> = samples
+        .iter_mut()
+        .map(|s| {
+            s.sort();
+            ms(s[s.len() / 2])
+        })
+        .collect();
+    println!("cold start (spawn -> first GET /invocation/next), median of {runs} alternating runs:");
+    for (i, (name, bootstrap)) in functions.iter().enumerate() {
+        let size = std::fs::metadata(bootstrap).map(|m| m.len()).unwrap_or(0);
+        println!(
+            "  {name:<16} median {:>6.2} ms (min {:.2}, max {:.2})  {:.2}x baseline  bootstrap {size} bytes",
+            medians[i],
+            ms(samples[i][0]),
+            ms(samples[i][runs - 1]),
+            medians[i] / medians[0],
+        );
+    }
     Ok(())
 }
 
@@ -208,13 +251,24 @@ async fn main() -> anyhow::Result<()> {
             let runs = arg(2).map(str::parse).transpose()?.unwrap_or(DEFAULT_COLD_RUNS);
             cold_start(bootstrap, runs.max(1)).await
         }
+        (Some("compare"), Some(runs)) => {
+            let functions = args[2..]
+                .iter()
+                .map(|pair| {
+                    pair.split_once('=')
+                        .map(|(name, path)| (name.to_owned(), path.to_owned()))
+                        .ok_or_else(|| anyhow::anyhow!("expected name=bootstrap, got {pair}"))
+                })
+                .collect::<anyhow::Result<Vec<_>>>()?;
+            compare(runs.parse::<usize>()?.max(1), &functions).await
+        }
         (Some("rss"), Some(bootstrap)) => {
             let event = arg(2).ok_or_else(|| anyhow::anyhow!("rss needs an event file"))?;
             let invocations = arg(3).map(str::parse).transpose()?.unwrap_or(DEFAULT_INVOCATIONS);
             rss(bootstrap, event, invocations.max(1)).await
         }
         _ => anyhow::bail!(
-            "usage: lambda_bench cold-start <bootstrap> [runs] | rss <bootstrap> <event.json> [n]"
+            "usage: lambda_bench compare <runs> <name>=<bootstrap>... | cold-start <bootstrap> [runs] | rss <bootstrap> <event.json> [n]"
         ),
     }
 }

@@ -42,6 +42,8 @@ pub enum SettingsError {
     Secret(#[from] TokenError),
     #[error("TERMINAL_TOKEN_TTL={0:?} is not a duration between 1s and 10m")]
     Ttl(String),
+    #[error(transparent)]
+    TlsRoots(#[from] bitconn::odoo::tls::InvalidRootSource),
 }
 
 impl Settings {
@@ -60,6 +62,10 @@ impl Settings {
                 .ok_or(SettingsError::Ttl(v))?,
             None => token::DEFAULT_TTL,
         };
+        // Read by the TLS client itself on its first handshake; checked here so a bad value stops the start.
+        if let Some(roots) = get(bitconn::odoo::tls::ROOTS_ENV) {
+            roots.parse::<bitconn::odoo::tls::RootSource>()?;
+        }
         Ok(Settings {
             odoo_url,
             odoo_db,

@@ -4,6 +4,7 @@ mod catalog;
 mod fault;
 mod fields;
 mod rpc;
+pub mod tls;
 
 pub use catalog::{Catalog, FieldCheck, ModelRights};
 pub use fault::{FaultClass, OdooError, OdooFault};
@@ -106,13 +107,20 @@ pub struct OdooClient {
 }
 
 impl OdooClient {
-    /// Builds the one HTTP client (rustls; a pool that reuses connections when the server keeps them open).
+    /// Builds the one HTTP client (rustls with the process's shared roots, read on the first handshake, not
+    /// here; a pool that reuses connections when the server keeps them open).
     pub fn new(connect_timeout: Duration, timeout: Duration) -> Self {
-        let http = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .timeout(timeout)
-            .tcp_nodelay(true)
-            .build()
+        let http = tls::client_config()
+            .map_err(|e| e.to_string())
+            .and_then(|tls| {
+                reqwest::Client::builder()
+                    .tls_backend_preconfigured(tls)
+                    .connect_timeout(connect_timeout)
+                    .timeout(timeout)
+                    .tcp_nodelay(true)
+                    .build()
+                    .map_err(|e| e.to_string())
+            })
             .unwrap_or_else(|e| {
                 tracing::error!(error = %e, "cannot configure the Odoo HTTP client; using defaults");
                 reqwest::Client::new()

@@ -9,6 +9,9 @@ use crate::execution_log::{BackgroundLog, DEFAULT_RETENTION, ExecutionLog, Memor
 use crate::idempotency::{IdempotencyStore, MemoryIdempotencyStore};
 use crate::seal::{LocalKey, SealSpec, Sealer};
 
+#[cfg(feature = "kms")]
+mod aws_http;
+
 /// The ports a host hands to the gateway.
 #[derive(Clone)]
 pub struct Stores {
@@ -181,14 +184,19 @@ async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Port
     })
 }
 
-#[cfg(any(feature = "dynamodb", feature = "kms"))]
+/// The SDK defaults, with every AWS client's HTTP going through one reqwest client on the process's shared
+/// TLS configuration: building clients then reads no certificate and builds no connector.
+#[cfg(feature = "kms")]
 async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
-    match &options.sdk_config {
-        Some(config) => config.clone(),
-        None => {
-            aws_config::defaults(aws_config::BehaviorVersion::latest())
-                .load()
-                .await
+    if let Some(config) = &options.sdk_config {
+        return config.clone();
+    }
+    let loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    match aws_http::ReqwestHttpClient::new() {
+        Ok(http) => loader.http_client(http).load().await,
+        Err(error) => {
+            tracing::error!(%error, "cannot build the shared AWS HTTP client; using the SDK's own");
+            loader.load().await
         }
     }
 }
@@ -196,7 +204,13 @@ async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
 #[cfg(feature = "dynamodb")]
 async fn open_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Result<Ports, StoreError> {
     use crate::execution_log::DynamoExecutionLog;
-    let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
+    // Loaded once for DynamoDB and KMS alike.
+    let sdk = sdk_config(options).await;
+    let client = aws_sdk_dynamodb::Client::new(&sdk);
+    let options = &StoreOptions {
+        sdk_config: Some(sdk),
+        ..options.clone()
+    };
     let sealer = sealer(
         options,
         None,
