@@ -3,9 +3,8 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::error::DisplayErrorContext;
 use aws_sdk_dynamodb::primitives::Blob;
-use aws_sdk_dynamodb::types::{AttributeValue, KeyType, TimeToLiveSpecification, TimeToLiveStatus};
+use aws_sdk_dynamodb::types::{AttributeValue, KeyType};
 use bytes::Bytes;
 use std::collections::HashMap;
 use time::OffsetDateTime;
@@ -272,40 +271,5 @@ pub async fn create_idempotency_table(client: &Client, table: &str) -> Result<()
         key_attribute(SORT_KEY, KeyType::Range)?,
     ];
     create_table(client, table, keys).await?;
-    enable_ttl(client, table, TTL_ATTRIBUTE).await
-}
-
-/// Turns on TTL on `attribute` unless it is on already.
-async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
-    let backend = |operation: &str, error: &dyn std::error::Error| {
-        StoreError::Backend(format!("DynamoDB {operation} {table}: {}", DisplayErrorContext(error)).into())
-    };
-    let ttl = client
-        .describe_time_to_live()
-        .table_name(table)
-        .send()
-        .await
-        .map_err(|e| backend("DescribeTimeToLive", &e))?;
-    let status = ttl
-        .time_to_live_description()
-        .and_then(|d| d.time_to_live_status());
-    if matches!(
-        status,
-        Some(TimeToLiveStatus::Enabled | TimeToLiveStatus::Enabling)
-    ) {
-        return Ok(());
-    }
-    let specification = TimeToLiveSpecification::builder()
-        .attribute_name(attribute)
-        .enabled(true)
-        .build()
-        .map_err(|e| StoreError::Backend(Box::new(e)))?;
-    client
-        .update_time_to_live()
-        .table_name(table)
-        .time_to_live_specification(specification)
-        .send()
-        .await
-        .map_err(|e| backend("UpdateTimeToLive", &e))?;
-    Ok(())
+    crate::store::dynamodb::enable_ttl(client, table, TTL_ATTRIBUTE).await
 }

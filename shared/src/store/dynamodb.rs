@@ -320,6 +320,11 @@ pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreE
         key_attribute(LOG_SORT_KEY, KeyType::Range)?,
     ];
     create_table(client, table, keys).await?;
+    enable_ttl(client, table, LOG_TTL_ATTRIBUTE).await
+}
+
+/// Turns on TTL on `attribute` unless it is on already.
+pub(crate) async fn enable_ttl(client: &Client, table: &str, attribute: &str) -> Result<(), StoreError> {
     let backend = |operation: &str, error: &dyn std::error::Error| {
         StoreError::Backend(format!("DynamoDB {operation} {table}: {}", DisplayErrorContext(error)).into())
     };
@@ -339,7 +344,7 @@ pub async fn create_log_table(client: &Client, table: &str) -> Result<(), StoreE
         return Ok(());
     }
     let specification = TimeToLiveSpecification::builder()
-        .attribute_name(LOG_TTL_ATTRIBUTE)
+        .attribute_name(attribute)
         .enabled(true)
         .build()
         .map_err(build_error)?;
