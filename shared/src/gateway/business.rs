@@ -133,16 +133,7 @@ impl Gateway {
         for (i, (plan, item)) in plans.iter().zip(values).enumerate() {
             match plan {
                 Plan::Write(id) => {
-                    if !item.is_empty() {
-                        session
-                            .execute_kw(
-                                model.as_str(),
-                                "write",
-                                vec![json!([id]), Value::Object(item)],
-                                Map::new(),
-                            )
-                            .await?;
-                    }
+                    write_one(session, model, *id, item).await?;
                     results[i] = Some((*id, false));
                 }
                 Plan::Create => {
@@ -197,16 +188,7 @@ impl Gateway {
                 format!("the external id {xmlid} names a {target} record, not a {model} one"),
             )),
             Some((_, id)) => {
-                if !item.is_empty() {
-                    session
-                        .execute_kw(
-                            model.as_str(),
-                            "write",
-                            vec![json!([id]), Value::Object(item)],
-                            Map::new(),
-                        )
-                        .await?;
-                }
+                write_one(session, model, id, item).await?;
                 to_bytes(&json!({"ok": true, "id": id, "created": false}))
             }
             None => {
@@ -372,4 +354,24 @@ fn match_domain(
         terms.push(json!([field, "=", value]));
     }
     domain::parse(&Value::Array(terms)).map_err(|e| Checked::Refused(GatewayError::InvalidDomain(e.0)))
+}
+
+/// Writes `values` to the one matched record; nothing to write is no call.
+async fn write_one(
+    session: &OdooSession<'_>,
+    model: &ModelName,
+    id: i64,
+    values: Map<String, Value>,
+) -> Result<(), GatewayError> {
+    if !values.is_empty() {
+        session
+            .execute_kw(
+                model.as_str(),
+                "write",
+                vec![json!([id]), Value::Object(values)],
+                Map::new(),
+            )
+            .await?;
+    }
+    Ok(())
 }
