@@ -33,7 +33,9 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>
     } else {
         (args[5..].to_vec(), Map::new())
     };
-    if sim.inner.registry.model(model).is_none() {
+    if sim.inner.registry.model(model).is_none()
+        || !crate::automation::model_available(&sim.committed(), model)
+    {
         return Err(OdooError::user(format!("Object {model} doesn't exist")));
     }
     if name.starts_with('_') {
