@@ -85,10 +85,12 @@ pub fn sample(env: &Env<'_>, model: &Model, action: &Record) -> Value {
 
 /// A field's value as `read(load=None)` returns it, after `default=str` (None when the simulator has none).
 fn value(env: &Env<'_>, model: &Model, id: i64, rec: &Record, f: &Field) -> Option<Value> {
-    if !rec.contains_key(&f.name) && !env.knows(model, f) {
+    let v = env.value_of(model, id, rec, f);
+    // A value the simulator does not have is left out rather than sent as a made-up empty value (related fields
+    // whose source the call wrote, such as `image_128`, have one).
+    if !rec.contains_key(&f.name) && !env.knows(model, f) && v.is_null() {
         return None;
     }
-    let v = env.value_of(model, id, rec, f);
     let falsy = matches!(v, Value::Null | Value::Bool(false));
     Some(match f.kind {
         Kind::Many2one => v.as_i64().map_or(json!(false), Value::from),
