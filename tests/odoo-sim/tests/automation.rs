@@ -345,6 +345,19 @@ async fn actions_need_a_name_and_linked_ones_get_it_recomputed() {
         read_one(&o, "ir.actions.server", action, &["name"]).await["name"],
         "Send Webhook Notification"
     );
+
+    // Deleting the rule deletes its actions (`base_automation_id` is `ondelete='cascade'`).
+    o.ok("base.automation", "unlink", json!([[rule]]), json!({}))
+        .await;
+    let left = o
+        .ok(
+            "ir.actions.server",
+            "search",
+            json!([[["id", "=", action]]]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(left, json!([]));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -212,6 +212,7 @@ pub fn cascades(model: &str) -> &'static [(&'static str, &'static str)] {
     match model {
         "sale.order" => &[("sale.order.line", "order_id")],
         "account.move" => &[("account.move.line", "move_id")],
+        "base.automation" => &[("ir.actions.server", "base_automation_id")],
         _ => &[],
     }
 }
