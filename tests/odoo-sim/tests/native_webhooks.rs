@@ -827,6 +827,39 @@ async fn unreachable_or_foreign_targets_never_fail_the_call() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn an_action_run_over_rpc_posts_for_the_active_records() {
+    let (o, rx) = started().await;
+    let mid = model_id(&o, "res.partner").await;
+    let payload = fields(&o, "res.partner", &["name"]).await;
+    let action = o
+        .ok(
+            "ir.actions.server",
+            "create",
+            json!([{"name": "WHRUN", "state": "webhook", "model_id": mid,
+                    "webhook_url": format!("{}/odoo/run", rx.url), "webhook_field_ids": [[6, 0, payload]]}]),
+            json!({}),
+        )
+        .await;
+    let r = o
+        .ok(
+            "ir.actions.server",
+            "run",
+            json!([[action]]),
+            json!({"context": {"active_model": "res.partner", "active_ids": [15, 3]}}),
+        )
+        .await;
+    assert_eq!(r, json!(false));
+    let bodies: Vec<String> = rx.requests().into_iter().map(|c| c.body).collect();
+    assert_eq!(
+        bodies,
+        [
+            "{\"_action\": \"WHRUN(#395)\", \"_id\": 15, \"_model\": \"res.partner\", \"id\": 15, \"name\": \"Azure Interior\"}",
+            "{\"_action\": \"WHRUN(#395)\", \"_id\": 3, \"_model\": \"res.partner\", \"id\": 3, \"name\": \"Mitchell Admin\"}",
+        ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn deletion_rules_post_before_the_record_goes() {
     let (o, rx) = started().await;
     rule(

@@ -266,6 +266,34 @@ fn run_action(m: &mut MutEnv<'_>, model: &Model, id: i64, action: i64, depth: us
     }
 }
 
+/// `ir.actions.server.run()` over RPC: each action on the context's `active_model` records (`active_ids`, else
+/// `active_id`), as a rule would run it.
+pub fn run_manually(m: &mut MutEnv<'_>, actions: &[i64]) -> OdooResult<()> {
+    let Some(model) = m
+        .ctx
+        .get("active_model")
+        .and_then(Value::as_str)
+        .and_then(|name| m.model(name))
+    else {
+        return Ok(());
+    };
+    let ids: Vec<i64> = match m.ctx.get("active_ids").and_then(Value::as_array) {
+        Some(list) => list.iter().filter_map(Value::as_i64).collect(),
+        None => m
+            .ctx
+            .get("active_id")
+            .and_then(Value::as_i64)
+            .into_iter()
+            .collect(),
+    };
+    for action in actions {
+        for id in &ids {
+            run_action(m, model, *id, *action, 0)?;
+        }
+    }
+    Ok(())
+}
+
 /// Python code actions are not run, except a `raise UserError("...")` / `raise ValidationError("...")`, which
 /// fails the call as it does in Odoo (the change is rolled back; POSTs already sent stay sent).
 fn run_code(code: &str) -> OdooResult<()> {

@@ -346,6 +346,7 @@ pub fn call_method(
     match (model.name.as_str(), method) {
         ("ir.module.module", "button_immediate_install") => Some(set_modules(m, ids, true)),
         ("ir.module.module", "button_immediate_uninstall") => Some(set_modules(m, ids, false)),
+        ("ir.actions.server", "run") => Some(super::fire::run_manually(m, ids).map(|()| Some(json!(false)))),
         (AUTOMATION_MODEL, "action_rotate_webhook_uuid") => {
             for id in ids {
                 set(m, AUTOMATION_MODEL, *id, "webhook_uuid", json!(uuid4()));
