@@ -58,8 +58,8 @@ async fn run_call(sim: Sim, body: Bytes) -> Response {
         Some((name, message)) => (Err(OdooError::new(name, message.clone())), rpc::describe(&params)),
         // The ORM is synchronous and a call may wait on webhook receivers: it runs on a blocking thread.
         None => {
-            let (s, p) = (sim.clone(), params.clone());
-            match tokio::task::spawn_blocking(move || rpc::dispatch(&s, &p)).await {
+            let (s, p, retries) = (sim.clone(), params.clone(), plan.retries);
+            match tokio::task::spawn_blocking(move || rpc::dispatch(&s, &p, retries)).await {
                 Ok(done) => done,
                 Err(_) => (
                     Err(OdooError::new(

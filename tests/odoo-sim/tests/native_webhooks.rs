@@ -9,7 +9,7 @@ use std::time::{Duration, Instant};
 
 use common::Odoo;
 use common::receiver::{Captured, Mode, Receiver};
-use odoo_sim::SimConfig;
+use odoo_sim::{Fault, FaultPlan, FaultTimes, SimConfig};
 use serde_json::{Value, json};
 
 /// The captures' receiver port, replaced by ours in `Host`.
@@ -857,6 +857,80 @@ async fn an_action_run_over_rpc_posts_for_the_active_records() {
             "{\"_action\": \"WHRUN(#395)\", \"_id\": 15, \"_model\": \"res.partner\", \"id\": 15, \"name\": \"Azure Interior\"}",
             "{\"_action\": \"WHRUN(#395)\", \"_id\": 3, \"_model\": \"res.partner\", \"id\": 3, \"name\": \"Mitchell Admin\"}",
         ]
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrency_retries_rerun_the_call_and_resend_its_webhooks() {
+    let (o, rx) = started().await;
+    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
+    rule(
+        &o,
+        "res.partner",
+        "WHCAP partner webhook",
+        &url,
+        PARTNER_FIELDS,
+        json!({"trigger": "on_create_or_write"}),
+        PARTNER_FIELDS,
+        "[('name', '=like', 'WHCAP%')]",
+    )
+    .await;
+    let retries = |n| FaultPlan {
+        fault: Fault::ConcurrencyRetries(n),
+        times: FaultTimes::Next(1),
+    };
+    o.sim.sim.inject_fault(retries(2));
+    let id = o
+        .ok(
+            "res.partner",
+            "create",
+            json!([{"name": "WHCAP Retry"}]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(id, 46, "each try consumed an id");
+    let ids: Vec<String> = rx
+        .requests()
+        .iter()
+        .map(|c| c.body[c.body.find("\"_id\"").unwrap()..][..10].to_owned())
+        .collect();
+    assert_eq!(
+        ids,
+        ["\"_id\": 44,", "\"_id\": 45,", "\"_id\": 46,"],
+        "two phantom events, then the real one"
+    );
+    assert_eq!(
+        o.ok(
+            "res.partner",
+            "search",
+            json!([[["name", "=", "WHCAP Retry"]]]),
+            json!({})
+        )
+        .await,
+        json!([46])
+    );
+
+    rx.clear();
+    o.sim.sim.inject_fault(retries(9));
+    let (name, _) = o
+        .err(
+            "res.partner",
+            "create",
+            json!([{"name": "WHCAP Never"}]),
+            json!({}),
+        )
+        .await;
+    assert_eq!(name, "psycopg2.errors.SerializationFailure");
+    assert_eq!(rx.requests().len(), 5, "Odoo gives up after 5 tries");
+    assert_eq!(
+        o.ok(
+            "res.partner",
+            "search",
+            json!([[["name", "=", "WHCAP Never"]]]),
+            json!({})
+        )
+        .await,
+        json!([])
     );
 }
 

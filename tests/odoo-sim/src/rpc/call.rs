@@ -53,6 +53,7 @@ pub fn run(
     method: &str,
     args: &[Value],
     mut kwargs: Map<String, Value>,
+    retries: u32,
 ) -> OdooResult<Option<Value>> {
     let ctx = match kwargs.remove("context") {
         Some(Value::Object(c)) => c,
@@ -96,29 +97,47 @@ pub fn run(
         .writer
         .lock()
         .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let base = sim.committed();
-    if !automation::model_available(&base, model_name) {
-        return Err(automation::unknown_model(model_name));
-    }
-    let mut work = (*base).clone();
-    let mut m = MutEnv::new(&reg, &mut work, uid, &ctx);
-    let out = write_method(&mut m, model, method, args, &kwargs);
-    let outbox = std::mem::take(&mut m.outbox);
-    // Odoo POSTs inside the transaction: the change is not visible to anyone while the receiver works, and a call
-    // that fails afterwards rolls back a change whose event already went out.
-    for call in &outbox {
-        sim.record_webhook(automation::outbound::send(call));
-    }
-    match &out {
-        Ok(_) => sim.publish(Arc::new(work)),
-        Err(_) => {
-            if let Some(kept) = rollback(&base, &work) {
-                sim.publish(Arc::new(kept));
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let base = sim.committed();
+        if !automation::model_available(&base, model_name) {
+            return Err(automation::unknown_model(model_name));
+        }
+        let mut work = (*base).clone();
+        let mut m = MutEnv::new(&reg, &mut work, uid, &ctx);
+        let mut out = write_method(&mut m, model, method, args, &kwargs);
+        let outbox = std::mem::take(&mut m.outbox);
+        // Odoo POSTs inside the transaction: the change is not visible to anyone while the receiver works, and a
+        // call that fails afterwards rolls back a change whose event already went out.
+        for call in &outbox {
+            sim.record_webhook(automation::outbound::send(call));
+        }
+        let conflict = out.is_ok() && tries <= retries;
+        if conflict {
+            out = Err(OdooError::new(
+                "psycopg2.errors.SerializationFailure",
+                "could not serialize access due to concurrent update\n",
+            ));
+        }
+        match &out {
+            Ok(_) => sim.publish(Arc::new(work)),
+            Err(_) => {
+                if let Some(kept) = rollback(&base, &work) {
+                    sim.publish(Arc::new(kept));
+                }
             }
         }
+        // `odoo/service/model.py` re-runs the whole call on a serialization failure (its random back-off, up to
+        // 2^n seconds, is not waited for).
+        if !(conflict && tries < MAX_TRIES_ON_CONCURRENCY_FAILURE) {
+            return out;
+        }
     }
-    out
 }
+
+/// Tries of a call whose transaction keeps failing on concurrency (`odoo/service/model.py`).
+const MAX_TRIES_ON_CONCURRENCY_FAILURE: u32 = 5;
 
 /// The state before a failed call with the sequence values it consumed kept, as PostgreSQL does (`None`: it
 /// consumed none, the committed state stays as it is).
