@@ -135,6 +135,8 @@ fn run_guide(doc: &str) -> usize {
     let workdir = tempfile::tempdir().unwrap();
     let mut prelude = String::new();
     let mut compared = 0;
+    // A command given twice in a row (a retry under the same Idempotency-Key) must answer the same both times.
+    let mut previous: Option<(String, String)> = None;
     for step in steps(doc) {
         let command = step.command.trim();
         if command == SERVE_COMMAND {
@@ -160,6 +162,14 @@ fn run_guide(doc: &str) -> usize {
         }
         let (ok, out, err) = shell(&format!("{prelude}\n{command}"), &store, workdir.path());
         assert!(ok, "{doc}: `{command}` failed: {err}\n{out}");
+        if let Some((last_command, last_out)) = previous.replace((command.clone(), out.clone()))
+            && last_command == command
+        {
+            assert_eq!(
+                out, last_out,
+                "{doc}: `{command}` answered differently the second time"
+            );
+        }
         if let Some(expected) = step.expected {
             let actual: Value = serde_json::from_str(&out)
                 .unwrap_or_else(|e| panic!("{doc}: `{command}` did not answer JSON ({e}): {out}"));
