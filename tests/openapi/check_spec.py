@@ -1,12 +1,14 @@
 #!/usr/bin/env python3
 """Checks docs/openapi.yaml: a valid OpenAPI 3.1 document, every example in it valid against its schema, and every
-request body in docs/examples/ valid and identical to the spec's example of the same name.
+request body in docs/examples/ valid and identical to the spec's example of the same name; the statuses and codes
+the terminal-token function answers (read from its source) are those the spec lists.
 
 Usage: check_spec.py [REPO_ROOT]. Prints one line per problem and exits 1 when there is any.
 """
 
 import json
 import pathlib
+import re
 import sys
 
 import yaml
@@ -96,6 +98,23 @@ class Checker:
         self.walk_schemas(self.spec["components"]["schemas"], ("components", "schemas"))
 
 
+def check_terminal_token(spec, root, problems):
+    """Every (status, code) the terminal-token function answers, read from its source, is in the spec."""
+    source = (root / "functions" / "terminal-token" / "src" / "lib.rs").read_text()
+    answers = set(re.findall(r'Reply::error\(\s*(\d{3}),\s*"([a-z_]+)"', source))
+    if len(answers) < 5:
+        problems.append(f"terminal-token: found only {sorted(answers)} in its source")
+    operation = spec["paths"]["/bitconn/terminal/token"]["post"]
+    codes = set(spec["components"]["schemas"]["TerminalError"]["properties"]["error"]["enum"])
+    for status, code in sorted(answers):
+        if status not in operation["responses"]:
+            problems.append(f"terminal-token answers {status} ({code}), which the spec does not list")
+        elif f"`{code}`" not in operation["responses"][status]["description"]:
+            problems.append(f"terminal-token answers {status} {code}; the spec's {status} does not name it")
+        if code not in codes:
+            problems.append(f"terminal-token answers {code}, which TerminalError does not list")
+
+
 def main():
     root = pathlib.Path(sys.argv[1] if len(sys.argv) > 1 else ".")
     spec = yaml.safe_load((root / "docs" / "openapi.yaml").read_text())
@@ -114,6 +133,7 @@ def main():
             checker.problems.append(f"docs/examples/{file.name} has no example {file.stem!r} in the spec")
         elif named.get("value") != body:
             checker.problems.append(f"docs/examples/{file.name} differs from the spec's example {file.stem!r}")
+    check_terminal_token(spec, root, checker.problems)
     for problem in checker.problems:
         print(problem)
     print(f"openapi: {checker.checked} examples checked, {len(checker.problems)} problems")
