@@ -25,6 +25,8 @@ const CHECKS: &str = "not_a_server_error,status_code_conformance,content_type_co
                       response_headers_conformance,response_schema_conformance";
 /// Served by the terminal-token function, not by `bitconn serve`.
 const NOT_SERVED: &str = "/bitconn/terminal/token";
+/// Where the demo webhook's deliveries go during the run: a loopback port nothing serves (discard).
+const UNREACHABLE_RECEIVER: &str = "http://127.0.0.1:9/bitconn-contract";
 /// The whole schemathesis run must end within this (CI budget).
 const RUN_BUDGET: Duration = Duration::from_secs(300);
 
@@ -97,6 +99,13 @@ fn schemathesis_finds_no_server_error_and_no_nonconforming_answer() {
     let url = served.printed("url:").unwrap();
     let id = url.rsplit('/').next().unwrap().to_owned();
     let secret = served.printed("secret:").unwrap();
+    // A receiver for the demo webhook, so that valid triggers are queued (202); nothing listens there, and the
+    // dispatcher's failed attempts stay in this store.
+    let mut outbound = common::bitconn(&store.spec);
+    outbound
+        .args(["webhook", "outbound", "set", &id, "--url", UNREACHABLE_RECEIVER])
+        .args(["--fields", "name", "--allow-cidr", "127.0.0.0/8"]);
+    common::ok(outbound);
     let cases: u32 = env_or("BITCONN_SCHEMATHESIS_CASES", CASES_PER_OPERATION);
     let seed: u64 = env_or("BITCONN_SCHEMATHESIS_SEED", SEED);
     let reports = tempfile::tempdir().unwrap();
