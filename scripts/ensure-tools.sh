@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the external tools the test suite drives, when they are missing:
 #   moto_server (DynamoDB/SQS emulator), cfn-lint (infra template), cargo-lambda (Lambda emulator),
-#   chromium (browser tests), terminado (terminal benchmark baseline).
+#   chromium (browser tests), terminado (terminal benchmark baseline), schemathesis and openapi-spec-validator
+#   (the OpenAPI contract test), sqlite3 (the backup commands of docs/operations.md).
 set -euo pipefail
 
 need_pip=()
@@ -10,6 +11,13 @@ command -v cfn-lint >/dev/null 2>&1 || need_pip+=("cfn-lint")
 command -v cargo-lambda >/dev/null 2>&1 || need_pip+=("cargo-lambda")
 # The reference Standard Webhooks verifier that checks our outbound signatures.
 python3 -c "import standardwebhooks" >/dev/null 2>&1 || need_pip+=("standardwebhooks")
+# The OpenAPI contract test (cli/tests/openapi_contract.rs): the spec validator and schemathesis, pinned.
+SCHEMATHESIS_VERSION=4.32.5
+OPENAPI_SPEC_VALIDATOR_VERSION=0.9.0
+pinned() { python3 -c "import importlib.metadata as m, sys; sys.exit(m.version('$1') != '$2')" >/dev/null 2>&1; }
+pinned schemathesis "$SCHEMATHESIS_VERSION" || need_pip+=("schemathesis==$SCHEMATHESIS_VERSION")
+pinned openapi-spec-validator "$OPENAPI_SPEC_VALIDATOR_VERSION" ||
+  need_pip+=("openapi-spec-validator==$OPENAPI_SPEC_VALIDATOR_VERSION")
 if [ ${#need_pip[@]} -gt 0 ]; then
   echo "installing with pip: ${need_pip[*]}"
   python3 -m pip install --quiet --disable-pip-version-check "${need_pip[@]}"
@@ -34,6 +42,14 @@ if ! command -v chromium >/dev/null 2>&1; then
   DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq chromium >/dev/null
 fi
 
+# The operations guide's backup commands (cli/tests/guides.rs) use the sqlite3 shell.
+if ! command -v sqlite3 >/dev/null 2>&1; then
+  echo "installing sqlite3 (apt)"
+  if [ "$(id -u)" = 0 ]; then SUDO=""; else SUDO="sudo"; fi
+  $SUDO apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq sqlite3 >/dev/null
+fi
+
 # terminal-host's browser test drives Debian's chromium with playwright-core (never a downloaded browser).
 browser_tests="$(dirname "$0")/../tests/browser"
 if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
@@ -44,7 +60,7 @@ fi
 # pyenv installs console scripts behind shims that need a rehash.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 
-for tool in moto_server cfn-lint cargo-lambda chromium; do
+for tool in moto_server cfn-lint cargo-lambda chromium schemathesis sqlite3; do
   command -v "$tool" >/dev/null 2>&1 || { echo "missing after install: $tool" >&2; exit 1; }
 done
-echo "tools ready: moto_server, cfn-lint, cargo-lambda, chromium, cargo-nextest, cargo-fuzz"
+echo "tools ready: moto_server, cfn-lint, cargo-lambda, chromium, schemathesis, cargo-nextest, cargo-fuzz"

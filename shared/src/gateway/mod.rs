@@ -9,6 +9,8 @@ mod idempotent;
 mod inbound;
 mod log;
 mod names;
+#[cfg(feature = "local-server")]
+pub mod openapi;
 mod outbound;
 #[cfg(feature = "local-server")]
 mod router;

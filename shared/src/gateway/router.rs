@@ -17,6 +17,9 @@ pub fn router(gateway: Arc<Gateway>) -> axum::Router {
 }
 
 async fn serve(gateway: &Gateway, request: Request) -> Response {
+    if request.uri().path() == super::openapi::PATH {
+        return super::openapi::response(request.method()).map(Body::from);
+    }
     let (parts, body) = request.into_parts();
     let limit = gateway.settings().max_body_bytes;
     let response = match axum::body::to_bytes(body, limit.saturating_add(1)).await {

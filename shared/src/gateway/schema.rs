@@ -45,8 +45,10 @@ impl Gateway {
             .filter(|f| config.field_rule(&model).is_none_or(|r| r.permits(&f.name)))
             .collect();
         let body = if required {
+            // An empty `values=` (forms send every field) is no values, as an empty `model=` is no model.
             let values = match query
                 .get("values")
+                .filter(|v| !v.trim().is_empty())
                 .map(|v| crate::request::parse_json(v.as_bytes()))
             {
                 None => Map::new(),

@@ -133,6 +133,21 @@ async fn required_answers_a_bare_array_of_what_is_missing() {
     assert_eq!((status, body["reason"].as_str()), (400, Some("invalid_values")));
 }
 
+/// An empty `values=` (a form that sends every field) means no values, as an empty `model=` means no model.
+#[tokio::test]
+async fn required_reads_an_empty_values_parameter_as_none() {
+    let h = Harness::start().await;
+    let hook = h.hook(|_| {}).await;
+    for query in ["values=", "values=%20%20"] {
+        let (status, body) = h.get(&hook, &format!("required?model=sale.order&{query}")).await;
+        assert_eq!(status, 200, "{query}: {body}");
+        assert!(
+            body.as_array().unwrap().contains(&json!("partner_id")),
+            "{query}: {body}"
+        );
+    }
+}
+
 #[tokio::test]
 async fn field_rules_hide_fields_from_schema_and_required() {
     let h = Harness::start().await;
