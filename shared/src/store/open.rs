@@ -229,6 +229,11 @@ async fn init_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Res
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
     super::create_webhooks_table(&client, webhooks).await?;
     super::create_log_table(&client, log).await?;
+    crate::outbound::deliveries::create_deliveries_table(
+        &client,
+        &StoreSpec::default_deliveries_table(webhooks),
+    )
+    .await?;
     crate::idempotency::create_idempotency_table(&client, &idempotency_table(webhooks, options)).await
 }
 
