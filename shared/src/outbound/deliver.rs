@@ -266,6 +266,22 @@ mod tests {
         assert_eq!(parse_retry_after("soon"), None);
     }
 
+    #[test]
+    fn logged_headers_keep_no_header_value_or_signature() {
+        let custom = BTreeMap::from([("Authorization".to_owned(), "Bearer rcv-secret".to_owned())]);
+        let ours = [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", "evt_1".to_owned()),
+            ("webhook-signature", "v1,AAAA v1,BBBB".to_owned()),
+        ];
+        let kept = logged_headers(&custom, &ours);
+        assert_eq!(kept["authorization"], crate::execution_log::REDACTED);
+        assert_eq!(kept["webhook-id"], "evt_1");
+        assert_eq!(kept["webhook-signature"], "v1,[redacted] v1,[redacted]");
+        let text = format!("{kept:?}");
+        assert!(!text.contains("rcv-secret") && !text.contains("AAAA"), "{text}");
+    }
+
     #[tokio::test]
     async fn literal_addresses_are_refused_before_connecting() {
         let deliverer = Deliverer::new();
