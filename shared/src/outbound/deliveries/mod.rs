@@ -27,6 +27,9 @@ use crate::execution_log::{redact_and_truncate, redact_value};
 pub const MAX_RESPONSE_BYTES: usize = 4096;
 /// Most bytes of a queued job kept for replay (its ids list may be long); a larger one is not kept.
 pub const MAX_LOGGED_JOB_BYTES: usize = 64 * 1024;
+/// Largest body whose credentials are redacted for the log; a larger one is logged by its size only (parsing
+/// it at every attempt would cost more than the delivery).
+pub const MAX_REDACTED_PAYLOAD_BYTES: usize = 256 * 1024;
 /// Events a listing returns unless asked for another number, and the most it ever returns.
 pub const DEFAULT_LIST_LIMIT: usize = 50;
 pub const MAX_LIST_LIMIT: usize = 1000;
@@ -261,6 +264,9 @@ pub fn capped_text(bytes: &[u8]) -> String {
 
 /// A body as the log keeps it: credential-like keys' values redacted, cut to the execution log's size.
 pub fn logged_payload(body: &[u8]) -> String {
+    if body.len() > MAX_REDACTED_PAYLOAD_BYTES {
+        return format!("[payload of {} bytes not kept]", body.len());
+    }
     redact_and_truncate(&String::from_utf8_lossy(body))
 }
 
@@ -326,5 +332,10 @@ mod tests {
         let logged = logged_payload(br#"{"records":[{"name":"A","password":"hunter2"}]}"#);
         assert!(!logged.contains("hunter2"), "{logged}");
         assert!(logged.contains("\"A\""));
+        let large = format!(
+            "{{\"password\":\"p\",\"pad\":\"{}\"}}",
+            "x".repeat(MAX_REDACTED_PAYLOAD_BYTES)
+        );
+        assert!(logged_payload(large.as_bytes()).starts_with("[payload of"));
     }
 }
