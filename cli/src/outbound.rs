@@ -19,7 +19,7 @@ pub enum OutboundCommand {
     Set(SetArgs),
     /// Show the outbound target (header names only, never their values or the signing secret).
     Show(OutboundId),
-    /// Stop delivering: triggers are still accepted and their deliveries recorded as skipped.
+    /// Stop delivering: new triggers are refused (`outbound_disabled`), queued deliveries are skipped.
     Disable(OutboundId),
     /// Deliver again (also after a receiver answered `410 Gone`).
     Enable(OutboundId),
