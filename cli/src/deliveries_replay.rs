@@ -84,10 +84,16 @@ fn fresh_suffix() -> String {
 
 /// The job of one event: the dead-letter list's, else the latest one the log kept.
 async fn find(event: &str, dead: &BTreeMap<String, Job>, log: &dyn DeliveryLog) -> anyhow::Result<Job> {
+    let attempts = log.event(event).await?;
+    if attempts
+        .last()
+        .is_some_and(|a| a.outcome == AttemptOutcome::Retrying)
+    {
+        bail!("{event} is still queued for its next attempt; replaying it now would deliver it twice");
+    }
     if let Some(job) = dead.get(event) {
         return Ok(job.clone());
     }
-    let attempts = log.event(event).await?;
     if attempts.is_empty() {
         bail!("no delivery {event} in the log or the dead-letter list");
     }

@@ -166,6 +166,14 @@ fn dead_deliveries_are_listed_shown_without_secrets_and_replayed_with_the_same_i
         fails(cli(&store, &["deliveries", "list", "--status", "lost"])).contains("not a delivery status")
     );
 
+    let mut listing = bitconn(&store.spec);
+    listing.args(["deliveries", "list", "--webhook", &id]);
+    let listing = ok(listing);
+    assert!(
+        listing.contains(&event) && listing.contains("  dead  attempts=2  http=500"),
+        "{listing}"
+    );
+
     let shown_text = ok(cli(&store, &["deliveries", "show", &event]));
     let shown: Value = serde_json::from_str(&shown_text).unwrap();
     let attempts = shown["attempts"].as_array().unwrap();
@@ -277,6 +285,50 @@ fn dead_events_replay_in_bulk() {
     }
     seen.sort();
     assert_eq!(seen, expected);
+    drop(served);
+}
+
+#[test]
+fn an_event_waiting_for_its_next_attempt_is_not_replayed() {
+    let store = TempStore::new();
+    let served = serve(&store.spec, &[]);
+    let url = served.printed("url:").unwrap();
+    let secret = served.printed("secret:").unwrap();
+    let id = url.rsplit('/').next().unwrap().to_owned();
+    let (receiver_url, got) = receiver(Arc::new(AtomicU16::new(500)));
+    let target = format!("{receiver_url}/in");
+    json(cli(
+        &store,
+        &[
+            "outbound",
+            "set",
+            &id,
+            "--url",
+            &target,
+            "--allow-cidr",
+            "127.0.0.0/8",
+            "--retry",
+            "1h",
+        ],
+    ));
+    let (code, answer) = http_post(
+        &format!("{}/bitconn/outbound/{id}", served.base_url),
+        &secret,
+        r#"{"model": "res.partner", "ids": [3]}"#,
+    );
+    assert_eq!(code, 202, "{answer}");
+    let event = serde_json::from_str::<Value>(&answer).unwrap()["event_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    got.recv_timeout(WAIT).unwrap();
+    wait_listed(&store, &["--status", "retrying"], &event);
+    let error = fails(cli(&store, &["deliveries", "replay", &event]));
+    assert!(error.contains("still queued"), "{error}");
+    assert!(
+        got.recv_timeout(Duration::from_millis(500)).is_err(),
+        "nothing sent again"
+    );
     drop(served);
 }
 
