@@ -9,6 +9,7 @@ mod idempotent;
 mod inbound;
 mod log;
 mod names;
+mod native;
 mod outbound;
 #[cfg(feature = "local-server")]
 mod router;
@@ -16,6 +17,7 @@ mod schema;
 mod schemas;
 
 pub use auth::presented_secret;
+pub use native::MAX_NATIVE_BODY_BYTES;
 pub use outbound::{MAX_EVENT_LEN, MAX_EXTRA_BYTES};
 #[cfg(feature = "local-server")]
 pub use router::router;
@@ -91,6 +93,8 @@ enum Route<'a> {
     Schema(&'a str),
     Required(&'a str),
     Outbound(&'a str),
+    /// A native Odoo trigger: webhook id and trigger key.
+    Native(&'a str, &'a str),
     Unknown,
 }
 
@@ -105,6 +109,15 @@ fn route(path: &str) -> Route<'_> {
         && !id.contains('/')
     {
         return Route::Outbound(id);
+    }
+    if let Some((id, key)) = path
+        .strip_prefix(OUTBOUND_PREFIX)
+        .and_then(|r| r.trim_end_matches('/').split_once('/'))
+        && !id.is_empty()
+        && !key.is_empty()
+        && !key.contains('/')
+    {
+        return Route::Native(id, key);
     }
     let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else {
         return Route::Unknown;
@@ -155,6 +168,7 @@ impl Gateway {
             Route::Health => json_response(StatusCode::OK, &json!({"ok": true})),
             Route::Webhook(id) => self.webhook_call(id, &request).await,
             Route::Outbound(id) => self.outbound_call(id, &request).await,
+            Route::Native(id, key) => self.native_call(id, key, &request).await,
             Route::Schema(_) | Route::Required(_) if request.method() != HttpMethod::GET => {
                 GatewayError::VerbNotAllowed {
                     verb: request.method().to_string(),
@@ -237,7 +251,11 @@ mod route_tests {
         ));
         assert!(matches!(route("/bitconn/webhook/abc/other"), Route::Unknown));
         assert!(matches!(route("/bitconn/outbound/abc"), Route::Outbound("abc")));
-        assert!(matches!(route("/bitconn/outbound/abc/x"), Route::Unknown));
+        assert!(matches!(
+            route("/bitconn/outbound/abc/x"),
+            Route::Native("abc", "x")
+        ));
+        assert!(matches!(route("/bitconn/outbound/abc/x/y"), Route::Unknown));
         assert!(matches!(route("/bitconn/webhook/"), Route::Unknown));
         assert!(matches!(route("/"), Route::Unknown));
     }

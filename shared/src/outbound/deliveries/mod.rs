@@ -32,6 +32,8 @@ pub enum AttemptOutcome {
     Disabled,
     /// Nothing was sent: the target is off or gone, or no record exists any more.
     Skipped,
+    /// Nothing was sent: a native event's record never became visible (Odoo rolled the change back).
+    Phantom,
 }
 
 impl AttemptOutcome {
@@ -42,6 +44,7 @@ impl AttemptOutcome {
             Self::Dead => "dead",
             Self::Disabled => "disabled",
             Self::Skipped => "skipped",
+            Self::Phantom => "phantom",
         }
     }
 
@@ -52,6 +55,7 @@ impl AttemptOutcome {
             Self::Dead,
             Self::Disabled,
             Self::Skipped,
+            Self::Phantom,
         ]
         .into_iter()
         .find(|o| o.as_str() == text)
