@@ -52,10 +52,18 @@ impl Op {
 }
 
 const INVOICING: &[&str] = &["Invoicing/Invoicing"];
+const SETTINGS: &[&str] = &["Administration/Settings"];
+const WRITES: &[Op] = &[Op::Write, Op::Create, Op::Unlink];
 const PRODUCT_ADMIN: &[&str] = &["Extra Rights/Product Creation", "Sales/Administrator"];
 
 /// ACL denials of the restricted demo user: (model, operations denied, groups that would allow them).
 const DENIED: &[(&str, &[Op], &[&str])] = &[
+    ("ir.model", WRITES, SETTINGS),
+    ("ir.model.fields", WRITES, SETTINGS),
+    ("ir.model.fields.selection", WRITES, SETTINGS),
+    ("ir.actions.server", WRITES, SETTINGS),
+    ("base.automation", WRITES, SETTINGS),
+    ("ir.module.module", WRITES, SETTINGS),
     ("account.move", &[Op::Write, Op::Create, Op::Unlink], INVOICING),
     (
         "account.move.line",

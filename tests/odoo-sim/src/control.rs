@@ -31,6 +31,9 @@ pub enum Fault {
     DropConnection,
     /// Delay the call by this long before running it.
     Slow(#[serde(with = "humantime_serde_compat")] Duration),
+    /// A writing call's transaction hits this many serialization failures: Odoo re-runs the whole call (at most
+    /// `MAX_TRIES_ON_CONCURRENCY_FAILURE` = 5 tries), its automation rules and their webhook POSTs included.
+    ConcurrencyRetries(u32),
 }
 
 /// Which calls a fault hits.
@@ -111,6 +114,8 @@ pub struct Plan {
     pub delay: Duration,
     pub error: Option<(String, String)>,
     pub drop: bool,
+    /// Serialization failures the call's tries hit (see [`Fault::ConcurrencyRetries`]).
+    pub retries: u32,
 }
 
 impl Control {
@@ -163,6 +168,7 @@ impl Control {
                     Fault::OdooError { name, message } => plan.error = Some((name.clone(), message.clone())),
                     Fault::DropConnection => plan.drop = true,
                     Fault::Slow(d) => plan.delay += *d,
+                    Fault::ConcurrencyRetries(n) => plan.retries = plan.retries.max(*n),
                 }
             }
             let used = used + u32::from(hit);

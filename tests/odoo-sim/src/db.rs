@@ -179,6 +179,13 @@ fn add_missing_users(db: &mut Db) {
 
 /// Current UTC time as Odoo writes datetimes, and today's date.
 pub fn now() -> (String, String) {
+    let (dt, _, d) = stamp();
+    (dt, d)
+}
+
+/// Current UTC time: as `read` gives it (whole seconds), as Python's `str(datetime)` gives it (microseconds,
+/// unless zero), and today's date.
+pub fn stamp() -> (String, String, String) {
     let t = time::OffsetDateTime::now_utc();
     let dt = format!(
         "{:04}-{:02}-{:02} {:02}:{:02}:{:02}",
@@ -190,7 +197,11 @@ pub fn now() -> (String, String) {
         t.second()
     );
     let d = dt[..10].to_owned();
-    (dt, d)
+    let precise = match t.microsecond() {
+        0 => dt.clone(),
+        us => format!("{dt}.{us:06}"),
+    };
+    (dt, precise, d)
 }
 
 /// Today plus `days`, as `YYYY-MM-DD`.

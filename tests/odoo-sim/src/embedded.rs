@@ -32,8 +32,10 @@ pub fn load() -> (Arc<Registry>, Arc<Db>) {
             .find(|(k, stem, _)| *k == "data" && *stem == "_sequences")
             .and_then(|(_, _, text)| serde_json::from_str(text).ok())
             .unwrap_or(Value::Null);
-        let registry = Registry::build(&models, &data);
-        let db = Db::load(&registry, &data, &sequences);
+        let mut registry = Registry::build(&models, &data);
+        crate::automation::schema::register(&mut registry);
+        let mut db = Db::load(&registry, &data, &sequences);
+        crate::automation::meta::seed(&registry, &mut db);
         (Arc::new(registry), Arc::new(db))
     });
     (r.clone(), d.clone())

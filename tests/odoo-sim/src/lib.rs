@@ -1,6 +1,7 @@
 //! An Odoo 18 JSON-RPC simulator built from the recorded golden corpus (models, demo data, behaviours).
 
 mod access;
+mod automation;
 mod control;
 mod db;
 mod domain;
@@ -16,9 +17,11 @@ mod server;
 mod xmlids;
 
 use std::net::SocketAddr;
-use std::sync::{Arc, RwLock};
+use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 
+pub use automation::WebhookCall;
+pub use automation::outbound::WEBHOOK_TIMEOUT;
 pub use control::{CallRecord, Fault, FaultPlan, FaultTimes, Latency};
 pub use error::OdooError;
 
@@ -28,6 +31,8 @@ pub const DEFAULT_DB: &str = "odoo18";
 pub const DEFAULT_ADMIN_API_KEY: &str = "sim-admin-api-key";
 /// API key of `integrator` unless configured otherwise.
 pub const DEFAULT_INTEGRATOR_API_KEY: &str = "sim-integrator-api-key";
+/// Webhook POSTs `Sim::webhook_calls` keeps (the oldest are dropped).
+pub const MAX_WEBHOOK_LOG: usize = 10_000;
 /// Version `common.version` reports by default.
 pub const DEFAULT_SERVER_VERSION: &str = "18.0";
 
@@ -41,6 +46,9 @@ pub struct SimConfig {
     pub server_version: String,
     /// Injected latency per call.
     pub latency: Latency,
+    /// Whether the Automation Rules module (`base_automation`) is installed from the start; otherwise it is
+    /// uninstalled, as on the recording server, until `ir.module.module.button_immediate_install`.
+    pub base_automation: bool,
 }
 
 impl Default for SimConfig {
@@ -52,6 +60,7 @@ impl Default for SimConfig {
             ],
             server_version: DEFAULT_SERVER_VERSION.to_owned(),
             latency: Latency::None,
+            base_automation: false,
         }
     }
 }
@@ -60,7 +69,13 @@ impl Default for SimConfig {
 pub(crate) struct Inner {
     pub registry: Arc<registry::Registry>,
     pub initial: Arc<db::Db>,
-    pub db: RwLock<db::Db>,
+    /// The committed state: what every reader sees. Writers work on a copy and publish it when the call is
+    /// over, after its webhook POSTs (Odoo's POSTs run inside the transaction, before the commit).
+    pub db: RwLock<Arc<db::Db>>,
+    /// Serialises writing calls (Odoo's row locks, coarser).
+    pub writer: Mutex<()>,
+    /// Webhook POSTs sent, oldest first (bounded).
+    pub webhooks: Mutex<std::collections::VecDeque<WebhookCall>>,
     pub control: control::Control,
     pub api_keys: RwLock<Vec<(String, String)>>,
     pub version: RwLock<String>,
@@ -81,10 +96,17 @@ impl std::fmt::Debug for Sim {
 impl Sim {
     /// Loads the demo data of the embedded corpus.
     pub fn new(config: SimConfig) -> Sim {
-        let (registry, initial) = embedded::load();
+        let (registry, mut initial) = embedded::load();
+        if config.base_automation {
+            let mut db = (*initial).clone();
+            automation::install_module(&registry, &mut db);
+            initial = Arc::new(db);
+        }
         let inner = Inner {
             registry,
-            db: RwLock::new((*initial).clone()),
+            db: RwLock::new(initial.clone()),
+            writer: Mutex::new(()),
+            webhooks: Mutex::new(std::collections::VecDeque::new()),
             initial,
             control: control::Control::new(config.latency),
             api_keys: RwLock::new(config.api_keys),
@@ -111,14 +133,56 @@ impl Sim {
         self.inner.control.clear_calls();
     }
 
-    /// Back to the initial demo data (and clears the call log).
+    /// Back to the initial demo data (and clears the call and webhook logs).
     pub fn reset(&self) {
-        let fresh = (*self.inner.initial).clone();
-        match self.inner.db.write() {
-            Ok(mut db) => *db = fresh,
-            Err(poisoned) => *poisoned.into_inner() = fresh,
-        }
+        let _writer = self.inner.writer.lock();
+        self.publish(self.inner.initial.clone());
         self.inner.control.clear_calls();
+        self.clear_webhook_calls();
+    }
+
+    /// The committed state, as a reader sees it.
+    pub(crate) fn committed(&self) -> Arc<db::Db> {
+        match self.inner.db.read() {
+            Ok(db) => db.clone(),
+            Err(poisoned) => poisoned.into_inner().clone(),
+        }
+    }
+
+    /// Makes `state` the committed state.
+    pub(crate) fn publish(&self, state: Arc<db::Db>) {
+        match self.inner.db.write() {
+            Ok(mut db) => *db = state,
+            Err(poisoned) => *poisoned.into_inner() = state,
+        }
+    }
+
+    /// Every webhook POST the automation rules sent (oldest first), with its outcome.
+    pub fn webhook_calls(&self) -> Vec<WebhookCall> {
+        match self.inner.webhooks.lock() {
+            Ok(log) => log.iter().cloned().collect(),
+            Err(poisoned) => poisoned.into_inner().iter().cloned().collect(),
+        }
+    }
+    pub fn clear_webhook_calls(&self) {
+        match self.inner.webhooks.lock() {
+            Ok(mut log) => log.clear(),
+            Err(poisoned) => poisoned.into_inner().clear(),
+        }
+    }
+    pub(crate) fn record_webhook(&self, call: WebhookCall) {
+        let mut log = match self.inner.webhooks.lock() {
+            Ok(log) => log,
+            Err(poisoned) => poisoned.into_inner(),
+        };
+        if log.len() >= MAX_WEBHOOK_LOG {
+            log.pop_front();
+        }
+        log.push_back(call);
+    }
+    /// Whether the Automation Rules module is installed (committed state).
+    pub fn base_automation_installed(&self) -> bool {
+        automation::meta::installed(&self.committed(), automation::AUTOMATION_MODULE)
     }
 
     pub fn set_latency(&self, latency: Latency) {

@@ -24,6 +24,9 @@ struct Args {
     /// Version reported by common.version ("16.0" disables web_read/web_search_read).
     #[arg(long, env = "ODOO_SIM_SERVER_VERSION", default_value = odoo_sim::DEFAULT_SERVER_VERSION)]
     server_version: String,
+    /// Start with the Automation Rules module (base_automation) installed.
+    #[arg(long, env = "ODOO_SIM_BASE_AUTOMATION")]
+    base_automation: bool,
 }
 
 #[tokio::main]
@@ -34,6 +37,7 @@ async fn main() -> anyhow::Result<()> {
     let args = Args::parse();
     let mut config = SimConfig {
         server_version: args.server_version,
+        base_automation: args.base_automation,
         ..SimConfig::default()
     };
     let keys = if args.api_key.is_empty() {

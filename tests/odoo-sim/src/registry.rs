@@ -125,6 +125,12 @@ const ORDERS: &[(&str, &str)] = &[
     ("discuss.channel", "id"),
     ("uom.category", "id"),
     ("ir.model.data", "module, model, name"),
+    ("ir.model", "model"),
+    ("ir.model.fields", "name"),
+    ("ir.model.fields.selection", "sequence, id"),
+    ("ir.actions.server", "sequence, name"),
+    ("base.automation", "id"),
+    ("ir.module.module", "name"),
 ];
 
 /// `_description` of the models named in access errors and constraint messages.
@@ -145,6 +151,12 @@ const DESCRIPTIONS: &[(&str, &str)] = &[
     ("product.product", "Product Variant"),
     ("mail.message", "Message"),
     ("ir.model.data", "Model Data"),
+    ("ir.model", "Models"),
+    ("ir.model.fields", "Fields"),
+    ("ir.model.fields.selection", "Fields Selection"),
+    ("ir.actions.server", "Server Actions"),
+    ("base.automation", "Automation Rule"),
+    ("ir.module.module", "Module"),
 ];
 
 /// Models the corpus touches without describing their fields.
@@ -228,7 +240,7 @@ impl Registry {
     }
 }
 
-fn empty_model(name: &str) -> Model {
+pub(crate) fn empty_model(name: &str) -> Model {
     Model {
         name: name.to_owned(),
         description: DESCRIPTIONS
@@ -246,12 +258,12 @@ fn empty_model(name: &str) -> Model {
     }
 }
 
-fn add_field(model: &mut Model, field: Field) {
+pub(crate) fn add_field(model: &mut Model, field: Field) {
     model.index.insert(field.name.clone(), model.fields.len());
     model.fields.push(field);
 }
 
-fn field_from_attrs(name: &str, attrs: &Map<String, Value>) -> Field {
+pub(crate) fn field_from_attrs(name: &str, attrs: &Map<String, Value>) -> Field {
     let s = |k: &str| attrs.get(k).and_then(Value::as_str).map(str::to_owned);
     let b = |k: &str| attrs.get(k).and_then(Value::as_bool).unwrap_or(false);
     let selection = attrs.get("selection").and_then(Value::as_array).map(|opts| {

@@ -23,6 +23,7 @@ pub fn router(sim: Sim) -> Router {
         .route("/__sim/faults", post(post_fault).delete(delete_faults))
         .route("/__sim/latency", post(post_latency))
         .route("/__sim/version", post(post_version))
+        .route("/__sim/webhooks", get(get_webhooks).delete(delete_webhooks))
         .with_state(sim)
 }
 
@@ -55,7 +56,20 @@ async fn run_call(sim: Sim, body: Bytes) -> Response {
     }
     let (outcome, mut call) = match &plan.error {
         Some((name, message)) => (Err(OdooError::new(name, message.clone())), rpc::describe(&params)),
-        None => rpc::dispatch(&sim, &params),
+        // The ORM is synchronous and a call may wait on webhook receivers: it runs on a blocking thread.
+        None => {
+            let (s, p, retries) = (sim.clone(), params.clone(), plan.retries);
+            match tokio::task::spawn_blocking(move || rpc::dispatch(&s, &p, retries)).await {
+                Ok(done) => done,
+                Err(_) => (
+                    Err(OdooError::new(
+                        "builtins.RuntimeError",
+                        "the call stopped unexpectedly",
+                    )),
+                    rpc::describe(&params),
+                ),
+            }
+        }
     };
     call.duration = started.elapsed();
     sim.inner.control.record(call);
@@ -80,6 +94,16 @@ async fn get_calls(State(sim): State<Sim>) -> Json<Value> {
 
 async fn delete_calls(State(sim): State<Sim>) -> StatusCode {
     sim.clear_calls();
+    StatusCode::NO_CONTENT
+}
+
+async fn get_webhooks(State(sim): State<Sim>) -> Json<Value> {
+    let calls = sim.webhook_calls();
+    Json(json!({"count": calls.len(), "calls": calls}))
+}
+
+async fn delete_webhooks(State(sim): State<Sim>) -> StatusCode {
+    sim.clear_webhook_calls();
     StatusCode::NO_CONTENT
 }
 

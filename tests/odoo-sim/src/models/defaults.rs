@@ -181,7 +181,7 @@ pub fn author(env: &Env<'_>) -> (Value, Value) {
     )
 }
 
-fn random() -> u64 {
+pub(crate) fn random() -> u64 {
     std::collections::hash_map::RandomState::new().hash_one(std::time::SystemTime::now())
 }
 

@@ -38,11 +38,12 @@ pub fn display_name(env: &Env<'_>, model: &str, id: i64, rec: &Record) -> Value 
 /// Values of fields the simulator computes (see [`computes`]).
 pub fn computed(env: &Env<'_>, model: &Model, id: i64, rec: &Record, field: &Field) -> Option<Value> {
     computed::value(env, model, id, rec, field)
+        .or_else(|| crate::automation::computed(env, model, rec, &field.name))
 }
 
 /// Whether the simulator computes `model.field` from other values.
 pub fn computes(model: &str, field: &str) -> bool {
-    computed::computes(model, field)
+    computed::computes(model, field) || crate::automation::computes(model, field)
 }
 
 /// Whether the simulator produces values for `field` itself (computed fields and the mail thread's lists).
@@ -137,17 +138,17 @@ pub fn before_create(m: &mut MutEnv<'_>, model: &Model, row: &mut Record) -> Odo
         "account.move" => account::before_create(m, row),
         "account.move.line" => account::before_create_line(m, row),
         "mail.message" => mail::before_create(m, row),
-        _ => Ok(()),
+        _ => crate::automation::records::before_create(m, model, row),
     }
 }
 
 /// SQL constraints checked by the INSERT itself (the id is already consumed when they fail).
 pub fn check_insert(m: &mut MutEnv<'_>, model: &Model, id: i64, row: &Record) -> OdooResult<()> {
-    let _ = (m, id);
+    let _ = id;
     match model.name.as_str() {
         "res.partner" => partner::check_insert(row),
         "sale.order" => sale::check_insert(row),
-        _ => Ok(()),
+        _ => crate::automation::records::check_insert(m, model, row),
     }
 }
 
@@ -211,6 +212,7 @@ pub fn cascades(model: &str) -> &'static [(&'static str, &'static str)] {
     match model {
         "sale.order" => &[("sale.order.line", "order_id")],
         "account.move" => &[("account.move.line", "move_id")],
+        "base.automation" => &[("ir.actions.server", "base_automation_id")],
         _ => &[],
     }
 }
@@ -310,6 +312,6 @@ pub fn call_method(
         (_, "message_post") if mail::is_thread(model) => {
             Some(mail::message_post(m, model, ids, args, kwargs).map(|id| Some(Value::from(id))))
         }
-        _ => None,
+        _ => crate::automation::records::call_method(m, model, method, ids),
     }
 }

@@ -211,6 +211,12 @@ pub fn action_confirm(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
     };
     for &id in ids {
         let now = m.now.clone();
+        let mut vals = Map::new();
+        vals.insert("state".into(), json!("sale"));
+        vals.insert("date_order".into(), json!(now));
+        // `action_confirm` writes these values: the automation rules see a write.
+        let pending = crate::automation::before_write(m, model, &[id], &vals)?;
+        let (uid, precise) = (m.uid, m.now_precise.clone());
         let Some(row) = m.db.row_mut("sale.order", id) else {
             continue;
         };
@@ -218,6 +224,12 @@ pub fn action_confirm(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
             .insert("state".into(), json!("sale"))
             .unwrap_or(json!("draft"));
         row.insert("date_order".into(), json!(now));
+        row.insert("write_date".into(), json!(now));
+        row.insert("write_uid".into(), json!(uid));
+        row.insert(
+            crate::automation::payload::precise_key("write_date"),
+            json!(precise),
+        );
         let partner = row.get("partner_id").and_then(Value::as_i64);
         let lines: Vec<i64> =
             m.db.table("sale.order.line")
@@ -240,6 +252,8 @@ pub fn action_confirm(m: &mut MutEnv<'_>, ids: &[i64]) -> OdooResult<()> {
         let mut changed = Map::new();
         changed.insert("state".into(), old_state);
         super::mail::track(m, model, id, &changed);
+        crate::automation::written(m, model, id, &vals, pending.as_ref())?;
+        crate::automation::flushed(m, model, &[id], pending)?;
     }
     Ok(())
 }

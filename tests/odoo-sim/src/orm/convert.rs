@@ -29,7 +29,10 @@ pub struct Converted {
 pub fn convert(db: &Db, model: &Model, vals: &Map<String, Value>, uid: i64) -> OdooResult<Converted> {
     let mut out = Converted::default();
     for (name, v) in vals {
-        let Some(field) = model.field(name) else {
+        let Some(field) = model
+            .field(name)
+            .filter(|_| crate::automation::field_available(db, &model.name, name))
+        else {
             return Err(OdooError::invalid_field(&model.name, name));
         };
         if MAGIC.contains(&name.as_str()) || (!field.store && field.readonly && !field.related) {

@@ -3,7 +3,8 @@
 
 use serde_json::{Map, Value};
 
-use crate::db::{Db, Record, now};
+use crate::automation::Outbound;
+use crate::db::{Db, Record, stamp};
 use crate::error::OdooResult;
 use crate::models;
 use crate::orm::Env;
@@ -17,25 +18,34 @@ pub struct MutEnv<'a> {
     pub uid: i64,
     pub ctx: &'a Map<String, Value>,
     pub now: String,
+    /// `now` with microseconds, as Odoo's cache holds `create_date`/`write_date` until the commit.
+    pub now_precise: String,
     pub today: String,
     /// Depth of nested creates: fields are not tracked while a record is being created.
     pub creating: u32,
     /// Depth of x2many commands running inside x2many commands.
     pub x2many_depth: usize,
+    /// Webhook POSTs the call's automation rules made, in order; sent before the call's change is visible.
+    pub outbox: Vec<Outbound>,
+    /// Server actions run so far (see `automation::fire::MAX_ACTION_RUNS`).
+    pub action_runs: usize,
 }
 
 impl<'a> MutEnv<'a> {
     pub fn new(reg: &'a Registry, db: &'a mut Db, uid: i64, ctx: &'a Map<String, Value>) -> Self {
-        let (now, today) = now();
+        let (now, now_precise, today) = stamp();
         MutEnv {
             reg,
             db,
             uid,
             ctx,
             now,
+            now_precise,
             today,
             creating: 0,
             x2many_depth: 0,
+            outbox: Vec::new(),
+            action_runs: 0,
         }
     }
     /// A read-only environment over the current state.
@@ -71,6 +81,10 @@ pub fn create_one(m: &mut MutEnv<'_>, model: &Model, vals: &Map<String, Value>) 
     for f in ["create_date", "write_date"] {
         if model.field(f).is_some() {
             row.insert(f.into(), Value::String(m.now.clone()));
+            row.insert(
+                crate::automation::payload::precise_key(f),
+                Value::String(m.now_precise.clone()),
+            );
         }
     }
     for f in &model.fields {
@@ -105,6 +119,7 @@ pub fn create_one(m: &mut MutEnv<'_>, model: &Model, vals: &Map<String, Value>) 
     m.creating -= 1;
     result?;
     models::after_create(m, model, id)?;
+    crate::automation::created(m, model, id, vals)?;
     Ok(id)
 }
 

@@ -9,6 +9,7 @@ use crate::registry::{Kind, Model};
 
 /// Deletes existing rows `ids` (existence and access are checked by the caller).
 pub fn unlink(m: &mut MutEnv<'_>, model: &Model, ids: &[i64]) -> OdooResult<()> {
+    crate::automation::unlinking(m, model, ids)?;
     models::before_unlink(m, model, ids)?;
     for &id in ids {
         for (child_model, child_field) in models::cascades(&model.name) {

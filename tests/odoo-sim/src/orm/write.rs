@@ -12,6 +12,7 @@ use crate::registry::{Kind, Model};
 pub fn write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, Value>) -> OdooResult<()> {
     let conv = convert(m.db, model, vals, m.uid)?;
     models::before_write(m, model, ids, &conv.scalars)?;
+    let pending = crate::automation::before_write(m, model, ids, vals)?;
     for &id in ids {
         let mut moves = Vec::new();
         let mut changed = Map::new();
@@ -33,6 +34,10 @@ pub fn write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, 
             }
             if model.field("write_date").is_some() {
                 row.insert("write_date".into(), Value::String(m.now.clone()));
+                row.insert(
+                    crate::automation::payload::precise_key("write_date"),
+                    Value::String(m.now_precise.clone()),
+                );
             }
         }
         for (f, old, new) in moves {
@@ -42,8 +47,9 @@ pub fn write(m: &mut MutEnv<'_>, model: &Model, ids: &[i64], vals: &Map<String, 
             apply_x2many(m, model, id, fname, cmds)?;
         }
         models::after_write(m, model, id, &conv.scalars, &changed)?;
+        crate::automation::written(m, model, id, vals, pending.as_ref())?;
     }
-    Ok(())
+    crate::automation::flushed(m, model, ids, pending)
 }
 
 fn ids_of(v: Option<&Value>) -> Vec<i64> {

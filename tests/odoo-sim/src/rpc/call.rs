@@ -1,10 +1,13 @@
 //! ORM methods callable over RPC: argument binding, context, locking (read vs write) and rollback on error.
 
+use std::sync::Arc;
+
 use serde_json::{Map, Value, json};
 
 use super::args::{Param, bind, class_of, ids};
 use crate::Sim;
 use crate::access::{self, Op as AccessOp};
+use crate::automation;
 use crate::db::{Db, SEQ_IR_SEQUENCE};
 use crate::error::{OdooError, OdooResult};
 use crate::models::{self, defaults, defaults::Extra};
@@ -50,6 +53,7 @@ pub fn run(
     method: &str,
     args: &[Value],
     mut kwargs: Map<String, Value>,
+    retries: u32,
 ) -> OdooResult<Option<Value>> {
     let ctx = match kwargs.remove("context") {
         Some(Value::Object(c)) => c,
@@ -75,11 +79,10 @@ pub fn run(
     // res.company's defaults create a sequence, so its default_get takes the write lock.
     let read_only = READ_ONLY.contains(&method) && !(method == "default_get" && model_name == "res.company");
     if read_only {
-        let db = sim
-            .inner
-            .db
-            .read()
-            .map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
+        let db = sim.committed();
+        if !automation::model_available(&db, model_name) {
+            return Err(automation::unknown_model(model_name));
+        }
         let env = Env {
             reg: &reg,
             db: &db,
@@ -88,29 +91,73 @@ pub fn run(
         };
         return read_method(&env, model, method, args, &kwargs);
     }
-    let mut db = sim
+    // One writer at a time; readers keep seeing the committed state until this call publishes its own.
+    let _writer = sim
         .inner
-        .db
-        .write()
-        .map_err(|_| OdooError::new("builtins.RuntimeError", "database lock poisoned"))?;
-    let snapshot = db.clone();
-    let mut m = MutEnv::new(&reg, &mut db, uid, &ctx);
-    let out = write_method(&mut m, model, method, args, &kwargs);
-    if out.is_err() {
-        rollback(&mut db, snapshot);
+        .writer
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let base = sim.committed();
+        if !automation::model_available(&base, model_name) {
+            return Err(automation::unknown_model(model_name));
+        }
+        let mut work = (*base).clone();
+        let mut m = MutEnv::new(&reg, &mut work, uid, &ctx);
+        let mut out = write_method(&mut m, model, method, args, &kwargs);
+        let outbox = std::mem::take(&mut m.outbox);
+        // Odoo POSTs inside the transaction: the change is not visible to anyone while the receiver works, and a
+        // call that fails afterwards rolls back a change whose event already went out.
+        for call in &outbox {
+            sim.record_webhook(automation::outbound::send(call));
+        }
+        let conflict = out.is_ok() && tries <= retries;
+        if conflict {
+            out = Err(OdooError::new(
+                "psycopg2.errors.SerializationFailure",
+                "could not serialize access due to concurrent update\n",
+            ));
+        }
+        match &out {
+            Ok(_) => sim.publish(Arc::new(work)),
+            Err(_) => {
+                if let Some(kept) = rollback(&base, &work) {
+                    sim.publish(Arc::new(kept));
+                }
+            }
+        }
+        // `odoo/service/model.py` re-runs the whole call on a serialization failure (its random back-off, up to
+        // 2^n seconds, is not waited for).
+        if !(conflict && tries < MAX_TRIES_ON_CONCURRENCY_FAILURE) {
+            return out;
+        }
     }
-    out
 }
 
-/// Restores the state before a failed call, keeping consumed sequence values as PostgreSQL does.
-fn rollback(db: &mut Db, mut snapshot: Db) {
-    for (name, t) in &db.tables {
-        if let Some(s) = snapshot.tables.get_mut(name) {
+/// Tries of a call whose transaction keeps failing on concurrency (`odoo/service/model.py`).
+const MAX_TRIES_ON_CONCURRENCY_FAILURE: u32 = 5;
+
+/// The state before a failed call with the sequence values it consumed kept, as PostgreSQL does (`None`: it
+/// consumed none, the committed state stays as it is).
+fn rollback(before: &Db, failed: &Db) -> Option<Db> {
+    let moved = failed.counters != before.counters
+        || failed
+            .tables
+            .iter()
+            .any(|(name, t)| before.tables.get(name).is_some_and(|b| b.next_id != t.next_id));
+    if !moved {
+        return None;
+    }
+    let mut kept = before.clone();
+    for (name, t) in &failed.tables {
+        if let Some(s) = kept.tables.get_mut(name) {
             s.next_id = t.next_id;
         }
     }
-    snapshot.counters = db.counters.clone();
-    *db = snapshot;
+    kept.counters = failed.counters.clone();
+    Some(kept)
 }
 
 fn first_ids(args: &[Value], class: &str, method: &str) -> OdooResult<(Vec<i64>, Vec<Value>)> {
@@ -203,7 +250,7 @@ fn read_method(
                 ],
                 args,
             )?;
-            fields_get(model, &v[0], &v[1])
+            fields_get(env.db, model, &v[0], &v[1])
         }
         "default_get" => {
             let fields = default_get_fields(&class, method, model, args, kwargs)?;
@@ -337,7 +384,7 @@ fn field_list(model: &Model, v: &Value) -> Vec<String> {
     }
 }
 
-fn fields_get(model: &Model, allfields: &Value, attributes: &Value) -> Value {
+fn fields_get(db: &Db, model: &Model, allfields: &Value, attributes: &Value) -> Value {
     let wanted: Option<Vec<&str>> = allfields
         .as_array()
         .filter(|a| !a.is_empty())
@@ -347,7 +394,10 @@ fn fields_get(model: &Model, allfields: &Value, attributes: &Value) -> Value {
         .map(|a| a.iter().filter_map(Value::as_str).collect());
     let mut out = Map::new();
     for f in &model.fields {
-        if f.attrs.is_empty() || wanted.as_ref().is_some_and(|w| !w.contains(&f.name.as_str())) {
+        if f.attrs.is_empty()
+            || wanted.as_ref().is_some_and(|w| !w.contains(&f.name.as_str()))
+            || !automation::field_available(db, &model.name, &f.name)
+        {
             continue;
         }
         let desc: Map<String, Value> = match &attrs {

@@ -46,14 +46,15 @@ pub fn describe(params: &Value) -> CallRecord {
 }
 
 /// Runs one call; `Ok(None)` is a Python `None` (no `result` member).
-pub fn dispatch(sim: &Sim, params: &Value) -> (OdooResult<Option<Value>>, CallRecord) {
+/// `retries`: serialization failures the call's transaction hits (a fault injected for tests).
+pub fn dispatch(sim: &Sim, params: &Value, retries: u32) -> (OdooResult<Option<Value>>, CallRecord) {
     let record = describe(params);
     let empty = Vec::new();
     let args = params.get("args").and_then(Value::as_array).unwrap_or(&empty);
     let outcome = match record.service.as_str() {
         "common" => common::call(sim, &record.method, args).map(Some),
         "db" => common::db(sim, &record.method, args).map(Some),
-        "object" => object::call(sim, &record.method, args),
+        "object" => object::call(sim, &record.method, args, retries),
         other => Err(OdooError::new("builtins.KeyError", other.to_owned())),
     };
     (outcome, record)

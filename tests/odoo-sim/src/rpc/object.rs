@@ -6,7 +6,7 @@ use crate::Sim;
 use crate::access::LOGINS;
 use crate::error::{OdooError, OdooResult};
 
-pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>> {
+pub fn call(sim: &Sim, method: &str, args: &[Value], retries: u32) -> OdooResult<Option<Value>> {
     if method != "execute" && method != "execute_kw" {
         return Err(OdooError::new(
             "builtins.NameError",
@@ -33,7 +33,9 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>
     } else {
         (args[5..].to_vec(), Map::new())
     };
-    if sim.inner.registry.model(model).is_none() {
+    if sim.inner.registry.model(model).is_none()
+        || !crate::automation::model_available(&sim.committed(), model)
+    {
         return Err(OdooError::user(format!("Object {model} doesn't exist")));
     }
     if name.starts_with('_') {
@@ -41,7 +43,7 @@ pub fn call(sim: &Sim, method: &str, args: &[Value]) -> OdooResult<Option<Value>
             "Private methods (such as {name}) cannot be called remotely."
         )));
     }
-    super::call::run(sim, uid, model, name, &margs, kwargs)
+    super::call::run(sim, uid, model, name, &margs, kwargs, retries)
 }
 
 /// Checks `uid` + password/API key as `res.users.check` does; returns the uid.

@@ -1,6 +1,8 @@
 //! Helpers shared by the HTTP tests: a running simulator and `execute_kw` calls against it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod receiver;
+
 use odoo_sim::{RunningSim, SimConfig};
 use serde_json::{Value, json};
 
@@ -12,8 +14,12 @@ pub struct Odoo {
 
 impl Odoo {
     pub async fn start() -> Odoo {
+        Odoo::start_with(SimConfig::default()).await
+    }
+
+    pub async fn start_with(config: SimConfig) -> Odoo {
         Odoo {
-            sim: odoo_sim::start(SimConfig::default()).await.unwrap(),
+            sim: odoo_sim::start(config).await.unwrap(),
             client: reqwest::Client::new(),
         }
     }
