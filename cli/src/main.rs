@@ -3,6 +3,8 @@
 mod demo;
 mod logs;
 mod outbound;
+mod outbound_rule;
+mod outbound_rule_odoo;
 mod output;
 mod printable;
 mod serve;

@@ -20,6 +20,9 @@ pub enum OutboundCommand {
     Show(OutboundId),
     /// Generate a new signing secret and print it once; `--grace 1h` keeps the old one signing meanwhile.
     RotateSecret(RotateSigningArgs),
+    /// Odoo automation rules posting to this webhook's native trigger route.
+    #[command(subcommand)]
+    Rule(crate::outbound_rule::RuleCommand),
 }
 
 #[derive(Args)]
@@ -92,6 +95,9 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(global: &Global, command: OutboundCommand) -> anyhow::Result<()> {
+    if let OutboundCommand::Rule(command) = command {
+        return crate::outbound_rule::run(global, command).await;
+    }
     let store = stores::open(global).await?.config;
     match command {
         OutboundCommand::Set(args) => set(global, store.as_ref(), args).await,
@@ -100,6 +106,7 @@ pub async fn run(global: &Global, command: OutboundCommand) -> anyhow::Result<()
             show(global, &config)
         }
         OutboundCommand::RotateSecret(args) => rotate(global, store.as_ref(), args).await,
+        OutboundCommand::Rule(_) => Ok(()),
     }
 }
 

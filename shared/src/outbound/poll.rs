@@ -54,7 +54,8 @@ pub enum PollError {
 const ODOO_FORMAT: &[time::format_description::FormatItem<'static>] =
     format_description!("[year]-[month]-[day] [hour]:[minute]:[second]");
 
-fn odoo_time(at: OffsetDateTime) -> String {
+/// `at` as Odoo writes datetimes (UTC, whole seconds).
+pub fn odoo_time(at: OffsetDateTime) -> String {
     at.to_offset(time::UtcOffset::UTC)
         .format(ODOO_FORMAT)
         .unwrap_or_default()
