@@ -445,3 +445,88 @@ fn a_state_rule_fires_on_confirmation_only_and_the_payload_fields_are_watched_by
     );
     drop(served);
 }
+
+#[test]
+fn changes_made_while_the_gateway_is_stopped_are_delivered_by_the_poller_and_invented_by_nothing_else() {
+    let odoo = Odoo::start();
+    let store = TempStore::new();
+    let (polled_url, polled) = receiver();
+    let (plain_url, plain) = receiver();
+    let with_poll = webhook(&store, &odoo, &format!("{polled_url}/in"), "id,name,email");
+    let without = webhook(&store, &odoo, &format!("{plain_url}/in"), "id,name,email");
+    let served = serve(&store.spec, &[]);
+    let public = served.base_url.clone();
+    for (id, poll) in [(&with_poll, true), (&without, false)] {
+        let mut cmd = rule(
+            &store,
+            &[
+                "add",
+                id,
+                "--model",
+                "res.partner",
+                "--on",
+                "create_or_write",
+                "--install-module",
+            ],
+        );
+        cmd.args(["--public-url", &public, "--json"]);
+        if poll {
+            cmd.args(["--poll", "5s"]);
+        }
+        json(cmd);
+    }
+    drop(served);
+
+    // The gateway is down: Odoo's posts are refused and lost; 100 partners created, every other one changed.
+    const RECORDS: usize = 100;
+    let mut expected = HashMap::new();
+    for n in 0..RECORDS {
+        let email = format!("p{n}@poll.example");
+        let id = odoo
+            .rpc(
+                "res.partner",
+                "create",
+                json!([{"name": format!("POLL {n}"), "email": email}]),
+            )
+            .as_i64()
+            .unwrap();
+        expected.insert(id, email);
+    }
+    for (n, (id, email)) in expected.iter_mut().enumerate() {
+        if n % 2 == 0 {
+            *email = format!("changed{id}@poll.example");
+            odoo.rpc("res.partner", "write", json!([[*id], {"email": email.clone()}]));
+        }
+    }
+    let failed = odoo.native_posts();
+    assert!(failed >= 2 * RECORDS, "{failed} posts tried");
+
+    let served = serve(&store.spec, &[]);
+    let mut seen: HashMap<i64, Vec<String>> = HashMap::new();
+    let until = std::time::Instant::now() + Duration::from_secs(60);
+    while expected
+        .iter()
+        .any(|(id, email)| !seen.get(id).is_some_and(|s| s.contains(email)))
+        && std::time::Instant::now() < until
+    {
+        if let Ok((_, body)) = polled.recv_timeout(Duration::from_millis(200)) {
+            let record = &body["records"][0];
+            seen.entry(record["id"].as_i64().unwrap())
+                .or_default()
+                .push(record["email"].as_str().unwrap().to_owned());
+        }
+    }
+    let missing: Vec<_> = expected
+        .iter()
+        .filter(|(id, email)| !seen.get(*id).is_some_and(|s| s.contains(email)))
+        .collect();
+    assert!(missing.is_empty(), "never delivered: {missing:?}");
+    let extra = drain(&polled, Duration::from_secs(2), Duration::from_secs(1)).len();
+    let duplicates = seen.values().map(|s| s.len() - 1).sum::<usize>() + extra;
+    println!("{RECORDS} records changed while stopped: all delivered by the poller, {duplicates} duplicates");
+    assert!(
+        drain(&plain, Duration::from_secs(1), Duration::from_millis(200)).is_empty(),
+        "without --poll nothing is invented"
+    );
+    drop(served);
+}
