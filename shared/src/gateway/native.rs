@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::Gateway;
 use crate::config::{ModelName, TriggerOn, trigger_for_key};
 use crate::error::{Endpoint, GatewayError, json_response};
-use crate::outbound::native::{NativeEvent, burst_key};
+use crate::outbound::native::{NativeEvent, burst_key, burst_window};
 use crate::outbound::queue::Job;
 use crate::store::StoreError;
 
@@ -128,7 +128,15 @@ impl Gateway {
             return Err(GatewayError::model_not_allowed(&hint.model));
         }
         let at = SystemTime::now();
-        let dedup = burst_key(&config.id, &trigger.id, &hint.model, hint.id, at);
+        let delay = Duration::from_millis(trigger.reread_delay_ms);
+        let dedup = burst_key(
+            &config.id,
+            &trigger.id,
+            &hint.model,
+            hint.id,
+            at,
+            burst_window(delay),
+        );
         let event = NativeEvent {
             event_id: format!("evt_{}", uuid::Uuid::new_v4().simple()),
             webhook_id: config.id,
@@ -139,7 +147,7 @@ impl Gateway {
             sent: (trigger.on == TriggerOn::Unlink).then_some(hint.body),
         };
         let event_id = event.event_id.clone();
-        let visible_at = at + Duration::from_millis(trigger.reread_delay_ms);
+        let visible_at = at + delay;
         let queued = queue
             .enqueue(&dedup, &Job::Native(event), visible_at)
             .await

@@ -15,9 +15,11 @@ use crate::execution_log::Outcome;
 use crate::gateway::Gateway;
 use crate::store::ConfigStore;
 
-/// Posts for the same (trigger, model, record) within one window of this length become one event: Odoo sent
-/// 13 identical posts about 3 ms apart for one create. A burst split by a window's edge still ends in one
-/// delivery, because both re-reads find the same version.
+/// Posts for the same (trigger, model, record) within one window become one event: Odoo sent 13 identical
+/// posts about 3 ms apart for one create. The window is at most this long and at most half the re-read delay,
+/// so every post folded into an event arrived at least half a delay before its record is read (a change
+/// commits some 15–45 ms after its post): a later change is never folded into a read that cannot see it.
+/// A burst split by a window's edge still ends in one delivery, because both re-reads find the same version.
 pub const BURST_WINDOW: Duration = Duration::from_secs(2);
 /// Re-reads of a record not yet visible wait this many re-read delays each (1, 2, 4, … 32): with the default
 /// delay of 1 s a record is a phantom when it has not appeared after 63 s.
@@ -60,10 +62,22 @@ fn digest(parts: &[&str]) -> String {
         .collect()
 }
 
-/// The dedup key of a post: the same (webhook, trigger, model, record) in the same `BURST_WINDOW`. At most
-/// 36 ASCII characters, so it also serves as an SQS FIFO deduplication id.
-pub fn burst_key(webhook: &WebhookId, trigger: &str, model: &ModelName, id: i64, at: SystemTime) -> String {
-    let window = super::queue::duration_millis(BURST_WINDOW).max(1);
+/// The burst window of a trigger whose record is read `delay` after the post.
+pub fn burst_window(delay: Duration) -> Duration {
+    BURST_WINDOW.min(delay / 2)
+}
+
+/// The dedup key of a post: the same (webhook, trigger, model, record) in the same `window`. At most 36 ASCII
+/// characters, so it also serves as an SQS FIFO deduplication id.
+pub fn burst_key(
+    webhook: &WebhookId,
+    trigger: &str,
+    model: &ModelName,
+    id: i64,
+    at: SystemTime,
+    window: Duration,
+) -> String {
+    let window = super::queue::duration_millis(window).max(1);
     let bucket = super::queue::millis(at) / window;
     let (webhook, id, bucket) = (webhook.to_string(), id.to_string(), bucket.to_string());
     format!(
@@ -280,15 +294,16 @@ mod tests {
         let webhook = WebhookId::generate();
         let model: ModelName = "res.partner".parse().unwrap();
         let at = SystemTime::UNIX_EPOCH + Duration::from_millis(10_000);
-        let key = burst_key(&webhook, "tr_1", &model, 44, at);
+        let window = burst_window(Duration::from_secs(1));
+        assert_eq!(window, Duration::from_millis(500));
+        assert_eq!(burst_window(Duration::from_secs(60)), BURST_WINDOW);
+        let key = burst_key(&webhook, "tr_1", &model, 44, at, window);
         assert!(key.len() <= 128 && key.is_ascii());
-        assert_eq!(
-            key,
-            burst_key(&webhook, "tr_1", &model, 44, at + Duration::from_millis(1500))
-        );
-        assert_ne!(key, burst_key(&webhook, "tr_1", &model, 44, at + BURST_WINDOW));
-        assert_ne!(key, burst_key(&webhook, "tr_2", &model, 44, at));
-        assert_ne!(key, burst_key(&webhook, "tr_1", &model, 45, at));
+        let later = at + Duration::from_millis(400);
+        assert_eq!(key, burst_key(&webhook, "tr_1", &model, 44, later, window));
+        assert_ne!(key, burst_key(&webhook, "tr_1", &model, 44, at + window, window));
+        assert_ne!(key, burst_key(&webhook, "tr_2", &model, 44, at, window));
+        assert_ne!(key, burst_key(&webhook, "tr_1", &model, 45, at, window));
     }
 
     #[test]
