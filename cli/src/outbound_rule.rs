@@ -20,7 +20,8 @@ const STORE_TRIES: usize = 5;
 
 #[derive(Subcommand)]
 pub enum RuleCommand {
-    /// Create the Odoo webhook action and automation rule for a model, and the trigger they post to.
+    /// Create the Odoo webhook action and automation rule for a model, and the trigger they post to (as the
+    /// Odoo administrator whose API key is in BITCONN_ODOO_ADMIN_KEY; login BITCONN_ODOO_ADMIN_LOGIN, default admin).
     Add(AddArgs),
     /// Show each rule as the store and (with an admin key) Odoo see it.
     List(RuleWebhook),
@@ -32,6 +33,7 @@ pub enum RuleCommand {
 
 #[derive(Args)]
 pub struct RuleWebhook {
+    /// The webhook's id.
     webhook: String,
     /// Base URL Odoo reaches this gateway at.
     #[arg(long = "public-url", env = "BITCONN_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
@@ -40,7 +42,9 @@ pub struct RuleWebhook {
 
 #[derive(Args)]
 pub struct AddArgs {
+    /// The webhook's id (it needs an outbound target).
     webhook: String,
+    /// The Odoo model whose records the rule watches, e.g. res.partner.
     #[arg(long, value_parser = parse_model)]
     model: ModelName,
     /// create, write, create_or_write (Odoo's "On save"), unlink, or state:<value> (e.g. state:sale).
@@ -71,6 +75,7 @@ pub struct AddArgs {
 
 #[derive(Args)]
 pub struct RemoveArgs {
+    /// The webhook's id.
     webhook: String,
     /// The trigger id (`tr_…`, from `rule list`).
     trigger: String,
@@ -225,6 +230,10 @@ async fn add(global: &Global, store: &dyn ConfigStore, args: AddArgs) -> anyhow:
         }
     }
     trigger.validate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    if let (Some(filter), Some(_)) = (&trigger.filter, &trigger.poll) {
+        bitconn::outbound::pydomain::to_json(filter)
+            .map_err(|e| anyhow::anyhow!("--filter with --poll: {e}"))?;
+    }
     let admin = Admin::from_env(&config.odoo)?;
     if admin.ensure_automation(args.install_module).await? {
         notes.push("installed the Automation Rules module (base_automation)".to_owned());

@@ -415,6 +415,28 @@ fn a_state_rule_fires_on_confirmation_only_and_the_payload_fields_are_watched_by
         "the filter survives Odoo's recompute"
     );
 
+    // A poller can only search with a literal domain: refused before anything is created in Odoo.
+    let rules = odoo.rpc("base.automation", "search_count", json!([[]]));
+    let mut cmd = rule(
+        &store,
+        &[
+            "add",
+            &id,
+            "--model",
+            "sale.order",
+            "--on",
+            "write",
+            "--poll",
+            "60s",
+            "--public-url",
+            &public,
+        ],
+    );
+    cmd.args(["--filter", "[('user_id', '=', uid)]"]);
+    let error = fails(cmd);
+    assert!(error.contains("uid") && error.contains("literal"), "{error}");
+    assert_eq!(odoo.rpc("base.automation", "search_count", json!([[]])), rules);
+
     std::thread::sleep(CACHE_TTL);
     let order = odoo
         .rpc(

@@ -7,7 +7,7 @@ pub mod dispatch;
 pub mod native;
 pub mod payload;
 pub mod poll;
-mod pydomain;
+pub mod pydomain;
 pub mod queue;
 pub mod signature;
 pub mod ssrf;
