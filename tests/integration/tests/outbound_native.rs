@@ -613,9 +613,11 @@ async fn with_polling_every_change_made_while_no_post_arrived_is_delivered_and_n
     tokio::time::sleep(Duration::from_millis(500)).await;
     let duplicates = polled.got().len() - 100;
     println!(
-        "poll: {} deliveries for 100 changed records ({duplicates} duplicates), {} Odoo calls per poll",
+        "poll: {} deliveries for 100 changed records ({duplicates} duplicates), {} Odoo calls for that poll, \
+         {} for the next one over the same records",
         polled.got().len(),
-        report.calls
+        report.calls,
+        again.calls
     );
     assert_eq!(duplicates, 0);
     assert!(
@@ -787,4 +789,23 @@ async fn a_create_odoo_rolls_back_after_its_post_is_a_phantom_and_never_delivere
         receiver.got().is_empty(),
         "a rolled-back record is never delivered"
     );
+}
+
+#[tokio::test]
+async fn a_poll_with_nothing_changed_costs_one_odoo_call() {
+    let setup = Setup::start().await;
+    let receiver = Receiver::start().await;
+    let hook = setup
+        .hook_with(&receiver, TriggerOn::Write, 1000, |t| {
+            t.poll = Some(PollSettings {
+                every_seconds: 60,
+                cursor: PollCursor::default(),
+            });
+        })
+        .await;
+    let poller = Poller::new(setup.store.clone(), setup.queue.clone(), setup.gateway.clone());
+    poller.tick().await.unwrap();
+    let config = setup.store.get(&hook.config.id).await.unwrap().unwrap();
+    let quiet = poller.poll(&config, &config.triggers[0].id).await.unwrap();
+    assert_eq!((quiet.seen, quiet.queued, quiet.calls), (0, 0, 1), "{quiet:?}");
 }
