@@ -7,6 +7,8 @@ mod logs;
 mod outbound;
 mod outbound_stores;
 mod outbound_test;
+mod outbound_rule;
+mod outbound_rule_odoo;
 mod output;
 mod printable;
 mod serve;

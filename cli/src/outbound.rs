@@ -29,6 +29,9 @@ pub enum OutboundCommand {
     RotateSigningSecret(RotateSigningArgs),
     /// Send one delivery now (signed, SSRF-guarded) and print the answer; recorded as a test delivery.
     Test(crate::outbound_test::TestArgs),
+    /// Odoo automation rules posting to this webhook's native trigger route.
+    #[command(subcommand)]
+    Rule(crate::outbound_rule::RuleCommand),
 }
 
 #[derive(Args)]
@@ -105,6 +108,9 @@ fn parse_header(text: &str) -> Result<(String, String), String> {
 }
 
 pub async fn run(global: &Global, command: OutboundCommand) -> anyhow::Result<()> {
+    if let OutboundCommand::Rule(command) = command {
+        return crate::outbound_rule::run(global, command).await;
+    }
     let store = stores::open(global).await?.config;
     match command {
         OutboundCommand::Set(args) => set(global, store.as_ref(), args).await,
@@ -116,6 +122,7 @@ pub async fn run(global: &Global, command: OutboundCommand) -> anyhow::Result<()
         OutboundCommand::Enable(args) => switch(global, store.as_ref(), &args.id, true).await,
         OutboundCommand::RotateSigningSecret(args) => rotate(global, store.as_ref(), args).await,
         OutboundCommand::Test(args) => crate::outbound_test::run(global, args).await,
+        OutboundCommand::Rule(_) => Ok(()),
     }
 }
 

@@ -100,6 +100,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     }
     let gateway = Arc::new(gateway);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
+    let poller = outbound
+        .as_ref()
+        .map(|(queue, _)| spawn_poller(&opened.config, queue, &gateway, &dispatch_stopped));
     let dispatcher = outbound.map(|(queue, deliveries)| {
         let dispatcher = Dispatcher::new(
             opened.config.clone(),
@@ -144,6 +147,9 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     if let Some(dispatcher) = dispatcher {
         let _ = dispatcher.await;
     }
+    if let Some(poller) = poller {
+        let _ = poller.await;
+    }
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
     }
@@ -162,6 +168,24 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
 }
 
 type Outbound = (Arc<dyn Queue>, Arc<dyn DeliveryLog>);
+
+/// The backstop poller of native triggers with `--poll`, on a timer, stopped with the dispatcher.
+fn spawn_poller(
+    store: &Arc<dyn bitconn::store::ConfigStore>,
+    queue: &Arc<dyn Queue>,
+    gateway: &Arc<Gateway>,
+    stop: &tokio::sync::watch::Receiver<bool>,
+) -> tokio::task::JoinHandle<()> {
+    let poller = bitconn::outbound::poll::Poller::new(store.clone(), queue.clone(), gateway.clone());
+    let mut stopped = stop.clone();
+    tokio::spawn(async move {
+        poller
+            .run(async move {
+                let _ = stopped.wait_for(|s| *s).await;
+            })
+            .await;
+    })
+}
 
 /// The outbound queue and delivery log beside the store: `<store>.outbound.db` for an SQLite file, memory for
 /// an in-memory store; a DynamoDB store has none here (AWS runs the dispatcher on SQS).

@@ -4,6 +4,7 @@ mod callable;
 mod ids;
 mod outbound;
 mod rules;
+pub mod triggers;
 
 pub use callable::{Callable, NEVER_CALLABLE, refusal as call_refusal};
 pub use ids::{InvalidId, ModelName, WebhookId};
@@ -11,6 +12,9 @@ pub use outbound::{
     OutboundConfigError, OutboundTarget, PayloadSpec, PreviousSigning, RetrySchedule, SigningState,
 };
 pub use rules::{FieldRule, HttpVerb, Limits, ModelAccess, Permissions};
+pub use triggers::{
+    NativeTrigger, OdooRule, PollCursor, PollSettings, TriggerConfigError, TriggerOn, trigger_for_key,
+};
 
 use serde::{Deserialize, Serialize};
 use std::collections::{BTreeMap, BTreeSet};
@@ -85,6 +89,9 @@ pub struct WebhookConfig {
     /// Where Odoo records are delivered; `None` until an operator sets a target.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub outbound: Option<OutboundTarget>,
+    /// Odoo automation rules posting to this webhook's native trigger route.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub triggers: Vec<NativeTrigger>,
     pub version: u64,
     #[serde(with = "time::serde::rfc3339")]
     pub created_at: OffsetDateTime,
@@ -123,6 +130,7 @@ impl WebhookConfig {
             allowed_verbs: vec![HttpVerb::Post],
             demo: false,
             outbound: None,
+            triggers: Vec::new(),
             version: 1,
             created_at: now,
             updated_at: now,

@@ -11,6 +11,7 @@ mod log;
 mod names;
 #[cfg(feature = "local-server")]
 pub mod openapi;
+mod native;
 mod outbound;
 #[cfg(feature = "local-server")]
 mod router;
@@ -18,6 +19,7 @@ mod schema;
 mod schemas;
 
 pub use auth::presented_secret;
+pub use native::MAX_NATIVE_BODY_BYTES;
 pub use outbound::{MAX_EVENT_LEN, MAX_EXTRA_BYTES};
 #[cfg(feature = "local-server")]
 pub use router::router;
@@ -93,6 +95,8 @@ enum Route<'a> {
     Schema(&'a str),
     Required(&'a str),
     Outbound(&'a str),
+    /// A native Odoo trigger: webhook id and trigger key.
+    Native(&'a str, &'a str),
     Unknown,
 }
 
@@ -107,6 +111,15 @@ fn route(path: &str) -> Route<'_> {
         && !id.contains('/')
     {
         return Route::Outbound(id);
+    }
+    if let Some((id, key)) = path
+        .strip_prefix(OUTBOUND_PREFIX)
+        .and_then(|r| r.trim_end_matches('/').split_once('/'))
+        && !id.is_empty()
+        && !key.is_empty()
+        && !key.contains('/')
+    {
+        return Route::Native(id, key);
     }
     let Some(rest) = path.strip_prefix(WEBHOOK_PREFIX) else {
         return Route::Unknown;
@@ -157,6 +170,7 @@ impl Gateway {
             Route::Health => json_response(StatusCode::OK, &json!({"ok": true})),
             Route::Webhook(id) => self.webhook_call(id, &request).await,
             Route::Outbound(id) => self.outbound_call(id, &request).await,
+            Route::Native(id, key) => self.native_call(id, key, &request).await,
             Route::Schema(_) | Route::Required(_) if request.method() != HttpMethod::GET => {
                 GatewayError::VerbNotAllowed {
                     verb: request.method().to_string(),
@@ -239,7 +253,11 @@ mod route_tests {
         ));
         assert!(matches!(route("/bitconn/webhook/abc/other"), Route::Unknown));
         assert!(matches!(route("/bitconn/outbound/abc"), Route::Outbound("abc")));
-        assert!(matches!(route("/bitconn/outbound/abc/x"), Route::Unknown));
+        assert!(matches!(
+            route("/bitconn/outbound/abc/x"),
+            Route::Native("abc", "x")
+        ));
+        assert!(matches!(route("/bitconn/outbound/abc/x/y"), Route::Unknown));
         assert!(matches!(route("/bitconn/webhook/"), Route::Unknown));
         assert!(matches!(route("/"), Route::Unknown));
     }

@@ -162,6 +162,17 @@ impl Gateway {
         ids: &[i64],
         spec: &[Value],
     ) -> Result<Vec<Value>, GatewayError> {
+        Ok(self.outbound_records_counted(config, model, ids, spec).await?.0)
+    }
+
+    /// `outbound_records`, and how many Odoo calls it made.
+    pub async fn outbound_records_counted(
+        &self,
+        config: &WebhookConfig,
+        model: &ModelName,
+        ids: &[i64],
+        spec: &[Value],
+    ) -> Result<(Vec<Value>, u32), GatewayError> {
         if !config.allows_reading(model) {
             return Err(GatewayError::model_not_allowed(model));
         }
@@ -182,7 +193,8 @@ impl Gateway {
             })
             .await?;
         let fetched = fetch::read(&session, model, ids, &plan.fetch).await?;
-        Ok(fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect())
+        let records = fetched.iter().map(|r| extract::shape(r, &plan.outputs)).collect();
+        Ok((records, calls.get()))
     }
 }
 

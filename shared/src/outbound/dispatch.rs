@@ -8,6 +8,7 @@ use std::time::{Duration, SystemTime};
 
 use super::deliver::{Answer, Deliverer, Outgoing};
 use super::deliveries::{Attempt, AttemptOutcome, DeliveryLog};
+use super::native::{self, Settle};
 use super::payload::{self, Extras};
 use super::queue::{Job, Queue, Received};
 use super::template;
@@ -131,7 +132,10 @@ impl Dispatcher {
     }
 
     async fn process(&self, received: Received) {
-        let step = self.handle(&received).await;
+        let step = match &received.job {
+            Job::Native(event) => self.native_stage().settle(&received, event).await.into(),
+            Job::Deliver { .. } => self.handle(&received).await,
+        };
         let receipt = &received.receipt;
         let result = match &step {
             Step::Ack => self.queue.ack(receipt).await,
@@ -151,7 +155,10 @@ impl Dispatcher {
             ids,
             event,
             extra,
-        } = &received.job;
+        } = &received.job
+        else {
+            return Step::Dead("not a delivery job".into());
+        };
         let mut draft = Draft {
             event_id: event_id.clone(),
             webhook: *webhook_id,
@@ -194,7 +201,7 @@ impl Dispatcher {
                 return self.after_failure(draft, &target, answer).await;
             }
         };
-        if records.is_empty() {
+        if records.is_empty() && event.as_deref() != Some(native::UNLINK_EVENT) {
             return self.skip(draft, "none of the records exists any more").await;
         }
         let first = records.first().cloned().unwrap_or(Value::Null);
@@ -307,14 +314,19 @@ impl Dispatcher {
 
     /// A URL with placeholders is one delivery per record: one job each, with its own stable event id.
     async fn fan_out(&self, job: &Job) -> Step {
-        let Job::Deliver { event_id, ids, .. } = job;
+        let Job::Deliver { event_id, ids, .. } = job else {
+            return Step::Ack;
+        };
         for id in ids {
             let mut child = job.clone();
             let Job::Deliver {
                 event_id: child_id,
                 ids: child_ids,
                 ..
-            } = &mut child;
+            } = &mut child
+            else {
+                return Step::Ack;
+            };
             *child_id = format!("{event_id}_{id}");
             *child_ids = vec![*id];
             if let Err(error) = self
@@ -372,6 +384,27 @@ impl Dispatcher {
         };
         if let Err(error) = self.log.record(attempt).await {
             tracing::warn!(%error, "a delivery attempt was not logged");
+        }
+    }
+}
+
+impl Dispatcher {
+    fn native_stage(&self) -> native::Stage<'_> {
+        native::Stage {
+            store: self.store.as_ref(),
+            queue: self.queue.as_ref(),
+            log: self.log.as_ref(),
+            gateway: &self.gateway,
+        }
+    }
+}
+
+impl From<Settle> for Step {
+    fn from(settle: Settle) -> Self {
+        match settle {
+            Settle::Ack => Self::Ack,
+            Settle::Retry(wait) => Self::Retry(wait),
+            Settle::Dead(reason) => Self::Dead(reason),
         }
     }
 }

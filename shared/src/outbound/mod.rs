@@ -4,7 +4,10 @@
 pub mod deliver;
 pub mod deliveries;
 pub mod dispatch;
+pub mod native;
 pub mod payload;
+pub mod poll;
+pub mod pydomain;
 pub mod queue;
 pub mod signature;
 pub mod ssrf;

@@ -41,8 +41,10 @@ async fn jobs_round_trip_and_ack_ends_them(queue: &dyn Queue) {
 
 fn job_with_id(j: &Job, id: &str) -> Job {
     let mut expected = j.clone();
-    let Job::Deliver { event_id, .. } = &mut expected;
-    *event_id = id.into();
+    match &mut expected {
+        Job::Deliver { event_id, .. } => *event_id = id.into(),
+        Job::Native(event) => event.event_id = id.into(),
+    }
     expected
 }
 

@@ -50,15 +50,18 @@ pub enum AttemptOutcome {
     Skipped,
     /// A test delivery that did not get a 2xx (tests are never retried).
     Failed,
+    /// Nothing was sent: a native event's record never became visible (Odoo rolled the change back).
+    Phantom,
 }
 
-const OUTCOMES: [AttemptOutcome; 6] = [
+const OUTCOMES: [AttemptOutcome; 7] = [
     AttemptOutcome::Delivered,
     AttemptOutcome::Retrying,
     AttemptOutcome::Dead,
     AttemptOutcome::Disabled,
     AttemptOutcome::Skipped,
     AttemptOutcome::Failed,
+    AttemptOutcome::Phantom,
 ];
 
 impl AttemptOutcome {
@@ -70,6 +73,7 @@ impl AttemptOutcome {
             Self::Disabled => "disabled",
             Self::Skipped => "skipped",
             Self::Failed => "failed",
+            Self::Phantom => "phantom",
         }
     }
 

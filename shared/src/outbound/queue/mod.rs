@@ -40,12 +40,15 @@ pub enum Job {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         extra: Option<Map<String, Value>>,
     },
+    /// A native Odoo trigger's hint: re-read the record once Odoo has committed, then deliver what is there.
+    Native(super::native::NativeEvent),
 }
 
 impl Job {
     pub fn event_id(&self) -> &str {
         match self {
             Self::Deliver { event_id, .. } => event_id,
+            Self::Native(event) => &event.event_id,
         }
     }
 }
