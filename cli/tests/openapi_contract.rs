@@ -103,7 +103,7 @@ fn schemathesis_finds_no_server_error_and_no_nonconforming_answer() {
     // dispatcher's failed attempts stay in this store.
     let mut outbound = common::bitconn(&store.spec);
     outbound
-        .args(["webhook", "outbound", "set", &id, "--url", UNREACHABLE_RECEIVER])
+        .args(["outbound", "set", &id, "--url", UNREACHABLE_RECEIVER])
         .args(["--fields", "name", "--allow-cidr", "127.0.0.0/8"]);
     common::ok(outbound);
     let cases: u32 = env_or("BITCONN_SCHEMATHESIS_CASES", CASES_PER_OPERATION);

@@ -1,4 +1,4 @@
-//! `bitconn webhook outbound rule add|list|check|remove` against the Odoo simulator, which fires its native
+//! `bitconn outbound rule add|list|check|remove` against the Odoo simulator, which fires its native
 //! webhooks as Odoo 18 does (before its change is visible, many identical posts for an "on save" rule that
 //! watches no field), through `bitconn serve` to a receiver on port 0.
 #![allow(clippy::unwrap_used)]
@@ -143,18 +143,18 @@ fn webhook(store: &TempStore, odoo: &Odoo, receiver: &str, fields: &str) -> Stri
         .env("BITCONN_ODOO_API_KEY", odoo_sim::DEFAULT_ADMIN_API_KEY);
     let id = json(cmd)["id"].as_str().unwrap().to_owned();
     let mut set = bitconn(&store.spec);
-    set.args(["--json", "webhook", "outbound", "set", &id, "--url", receiver])
+    set.args(["--json", "outbound", "set", &id, "--url", receiver])
         .args(["--allow-cidr", "127.0.0.0/8", "--fields", fields]);
     json(set);
     let mut rotate = bitconn(&store.spec);
-    rotate.args(["--json", "webhook", "outbound", "rotate-secret", &id]);
+    rotate.args(["--json", "outbound", "rotate-signing-secret", &id]);
     json(rotate);
     id
 }
 
 fn rule(store: &TempStore, args: &[&str]) -> Command {
     let mut cmd = bitconn(&store.spec);
-    cmd.args(["webhook", "outbound", "rule"])
+    cmd.args(["outbound", "rule"])
         .args(args)
         .env("BITCONN_ODOO_ADMIN_KEY", odoo_sim::DEFAULT_ADMIN_API_KEY);
     cmd

@@ -271,6 +271,10 @@ impl Stage<'_> {
             duration_ms: 0,
             error: Some(why),
             response: None,
+            test: false,
+            payload: None,
+            request_headers: Default::default(),
+            job: super::deliveries::logged_job(&received.job),
         };
         if let Err(error) = self.log.record(attempt).await {
             tracing::warn!(%error, "a native event's outcome was not logged");
