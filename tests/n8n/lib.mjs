@@ -1,9 +1,42 @@
 // Helpers of the n8n pack test (run.mjs): child processes, free ports, JSON-RPC to the simulator.
 import { spawn } from 'node:child_process';
 import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The n8n that scripts/ensure-n8n.sh installs. */
+export const N8N = join(dirname(fileURLToPath(import.meta.url)), 'node_modules', '.bin', 'n8n');
+
+/** n8n isolated in `userFolder`, silent towards the network: no telemetry, version checks, templates or community nodes. */
+export function isolatedN8nEnv(userFolder, { port, brokerPort }) {
+  return {
+    N8N_USER_FOLDER: userFolder,
+    N8N_PORT: String(port ?? 5678),
+    N8N_LISTEN_ADDRESS: '127.0.0.1',
+    N8N_DIAGNOSTICS_ENABLED: 'false',
+    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
+    N8N_TEMPLATES_ENABLED: 'false',
+    N8N_PERSONALIZATION_ENABLED: 'false',
+    N8N_COMMUNITY_PACKAGES_ENABLED: 'false',
+    N8N_UNVERIFIED_PACKAGES_ENABLED: 'false',
+    N8N_AI_ENABLED: 'false',
+    N8N_HIRING_BANNER_ENABLED: 'false',
+    N8N_LICENSE_AUTO_RENEW_ENABLED: 'false',
+    N8N_DIAGNOSTICS_CONFIG_FRONTEND: '',
+    N8N_DIAGNOSTICS_CONFIG_BACKEND: '',
+    EXTERNAL_FRONTEND_HOOKS_URLS: '',
+    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
+    N8N_SECURE_COOKIE: 'false',
+    NODE_FUNCTION_ALLOW_BUILTIN: 'crypto',
+    N8N_LOG_LEVEL: 'warn',
+    DB_SQLITE_POOL_SIZE: '2',
+    // Every n8n process (execute too) listens for its task runner: on a port of ours, not n8n's fixed 5679.
+    N8N_RUNNERS_BROKER_PORT: String(brokerPort),
+  };
+}
 
 /** Longest any single step (a process start, an n8n execution, a delivery) may take. */
-export const STEP_TIMEOUT_MS = 90_000;
+export const STEP_TIMEOUT_MS = 180_000;
 
 export function freePort() {
   return new Promise((resolve, reject) => {

@@ -6,12 +6,11 @@ import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { CREDENTIAL, FLOWS, OUTBOUND_FILE, OUTBOUND_PATH, PACK_DIR, buildPack } from './pack.mjs';
-import { STEP_TIMEOUT_MS, Service, assert, assertEqual, eventually, freePort, odoo, run, runOk } from './lib.mjs';
+import { N8N, STEP_TIMEOUT_MS, Service, assert, assertEqual, eventually, freePort, isolatedN8nEnv, odoo, run, runOk } from './lib.mjs';
 import { CHECKS, variantConfig } from './checks.mjs';
 
 const HERE = dirname(fileURLToPath(import.meta.url));
 const BIN = process.argv[2];
-const N8N = join(HERE, 'node_modules', '.bin', 'n8n');
 const WORK = join(HERE, '.run');
 /** Models and methods the pack's webhook needs (docs/n8n/README.md creates the same). */
 const MODELS = 'res.partner,crm.lead,sale.order,sale.order.line,product.product,account.move,account.move.line,discuss.channel';
@@ -21,32 +20,8 @@ const started = Date.now();
 const elapsed = () => `${((Date.now() - started) / 1000).toFixed(1)} s`;
 const services = [];
 
-/** n8n isolated in WORK, silent towards the network: no telemetry, version checks, templates or community nodes. */
-function n8nEnv(port) {
-  return {
-    N8N_USER_FOLDER: join(WORK, 'n8n'),
-    N8N_PORT: String(port ?? 5678),
-    N8N_LISTEN_ADDRESS: '127.0.0.1',
-    N8N_DIAGNOSTICS_ENABLED: 'false',
-    N8N_VERSION_NOTIFICATIONS_ENABLED: 'false',
-    N8N_TEMPLATES_ENABLED: 'false',
-    N8N_PERSONALIZATION_ENABLED: 'false',
-    N8N_COMMUNITY_PACKAGES_ENABLED: 'false',
-    N8N_UNVERIFIED_PACKAGES_ENABLED: 'false',
-    N8N_AI_ENABLED: 'false',
-    N8N_HIRING_BANNER_ENABLED: 'false',
-    N8N_LICENSE_AUTO_RENEW_ENABLED: 'false',
-    EXTERNAL_FRONTEND_HOOKS_URLS: '',
-    N8N_DIAGNOSTICS_CONFIG_FRONTEND: '',
-    N8N_DIAGNOSTICS_CONFIG_BACKEND: '',
-    N8N_ENFORCE_SETTINGS_FILE_PERMISSIONS: 'true',
-    N8N_RUNNERS_ENABLED: 'true',
-    NODE_FUNCTION_ALLOW_BUILTIN: 'crypto',
-    N8N_LOG_LEVEL: 'warn',
-    DB_SQLITE_POOL_SIZE: '2',
-  };
-}
-
+let brokerPort;
+const n8nEnv = (port) => isolatedN8nEnv(join(WORK, 'n8n'), { port, brokerPort });
 const n8nOk = (args) => runOk(N8N, args, { env: n8nEnv() });
 
 function bitconn(args, env) {
@@ -140,6 +115,7 @@ async function main() {
     ),
   );
   const n8nPort = await freePort();
+  brokerPort = await freePort();
   const outbound = await outboundCommand();
   await bitconn([...outbound, 'set', created.id, '--url', `http://127.0.0.1:${n8nPort}/webhook/${OUTBOUND_PATH}`,
     '--allow-cidr', '127.0.0.0/8', '--fields', 'id,name,email', '--retry', '1s,1s']);
