@@ -1,7 +1,9 @@
 // Runs the docs/n8n pack in real n8n against `bitconn serve` and the Odoo simulator: every branch of the
-// all-flows workflow and every single-flow file headless (`n8n execute`), checking in Odoo what each created or
-// changed; two branches that must stop; then the outbound receiver under `n8n start` taking one signed delivery.
+// all-flows workflow and every single-flow file headless (`n8n execute-batch`, one more with `n8n execute --id`),
+// checking in Odoo what each created or changed; three runs that must stop; then the outbound receiver under
+// `n8n start`: a forged and a replayed delivery refused, one signed delivery from the gateway acted on.
 // Usage: node tests/n8n/run.mjs <bin dir with bitconn and odoo-sim>. Exits non-zero when anything fails.
+import { createHmac } from 'node:crypto';
 import { mkdirSync, rmSync, writeFileSync, readFileSync } from 'node:fs';
 import { join, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -203,7 +205,7 @@ async function main() {
   console.log(`n8n: ${runs.length + stops.length + 1} runs done (${elapsed()})`);
 
   try {
-    await outboundDelivery({ rpc, baseUrl, created, n8nPort, outbound });
+    await outboundDelivery({ rpc, baseUrl, created, n8nPort, signingSecret });
   } catch (error) {
     failures.push('outbound receiver');
     console.log(`FAIL outbound receiver: ${error.message}`);
@@ -212,8 +214,8 @@ async function main() {
   return failures.length === 0;
 }
 
-/** The outbound receiver active in `n8n start`: one real signed delivery acted on, one forged delivery refused. */
-async function outboundDelivery({ rpc, baseUrl, created, n8nPort }) {
+/** The outbound receiver active in `n8n start`: a forged and a replayed delivery refused, a real signed one acted on. */
+async function outboundDelivery({ rpc, baseUrl, created, n8nPort, signingSecret }) {
   await n8nOk(['publish:workflow', '--id=testoutbound']);
   const server = new Service('n8n start', N8N, ['start'], { ...n8nEnv(n8nPort), N8N_LOG_LEVEL: 'info' });
   services.push(server);
@@ -238,6 +240,16 @@ async function outboundDelivery({ rpc, baseUrl, created, n8nPort }) {
   });
   assertEqual(refused.status, 401, 'status of a forged delivery');
   assertEqual((await refused.json()).reason, 'no signature matches', 'reason given for a forged delivery');
+  // A correctly signed delivery from ten minutes ago (a replay): refused on its timestamp.
+  const old = String(now - 600);
+  const key = Buffer.from(signingSecret.slice('whsec_'.length), 'base64');
+  const signature = createHmac('sha256', key).update(`msg_replayed.${old}.${forged}`).digest('base64');
+  const replayed = await fetch(hook, {
+    method: 'POST',
+    body: forged,
+    headers: { 'content-type': 'application/json', 'webhook-id': 'msg_replayed', 'webhook-timestamp': old, 'webhook-signature': `v1,${signature}` },
+  });
+  assertEqual([replayed.status, (await replayed.json()).reason], [401, 'webhook-timestamp is not within the tolerance'], 'answer to a replayed delivery');
 
   // A real one: Bitconn's trigger route queues it, the dispatcher signs and delivers it, the receiver posts a note.
   const trigger = await fetch(`${baseUrl}/bitconn/outbound/${created.id}`, {
@@ -251,7 +263,7 @@ async function outboundDelivery({ rpc, baseUrl, created, n8nPort }) {
   await eventually(`the note ${note} on partner ${partner.id}`, async () => (await messages()).some((m) => m.body === note), 45_000);
   const after = await messages();
   assertEqual(after.length, before + 1, 'messages on the partner (the forged delivery posted nothing, the real one one note)');
-  console.log(`ok   outbound receiver: forged delivery 401, signed delivery ${queued.event_id} posted a note on res.partner ${partner.id}`);
+  console.log(`ok   outbound receiver: forged and replayed deliveries 401, signed delivery ${queued.event_id} posted a note on res.partner ${partner.id}`);
 }
 
 main()
