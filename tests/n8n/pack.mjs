@@ -27,7 +27,7 @@ const CONDITIONS_VERSION = 3;
 const cfg = (key) => `$('Config').item.json.${key}`;
 const GATEWAY_URL = `={{ ${cfg('base_url')} }}/bitconn/webhook/{{ ${cfg('webhook_id')} }}`;
 
-/** An n8n expression around `js`; n8n ends an expression at the first `}}`, so `js` may not contain one. */
+/** An n8n expression around `js`, which may not contain `}}`: n8n's template parser would take it for the end. */
 function expr(js) {
   if (js.includes('}}')) throw new Error(`expression contains "}}": ${js}`);
   return `={{ ${js} }}`;
@@ -40,7 +40,7 @@ function uuid(seed) {
 
 /**
  * A POST to the webhook; `body` is JavaScript building the request object, `idempotencyKey` JavaScript giving the
- * key (a flow name stands for "this execution's id and the flow").
+ * key (a flow name stands for Config's `run_id` and the flow).
  */
 function gateway(name, body, { idempotencyKey } = {}) {
   const key = /^[a-z_]+$/.test(idempotencyKey ?? '') ? `${cfg('run_id')} + ':${idempotencyKey}'` : idempotencyKey;
