@@ -23,3 +23,6 @@ scripts/fuzz.sh "${FUZZ_RUNS:-5000}"
 
 log "lambda functions under cargo lambda (scripts/lambda-smoke.sh)"
 scripts/lambda-smoke.sh
+
+log "the docs/n8n workflow pack in real n8n (scripts/n8n-pack.sh; BITCONN_SKIP_N8N=1 skips it)"
+scripts/n8n-pack.sh
