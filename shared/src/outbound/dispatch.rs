@@ -1,18 +1,20 @@
-//! The dispatcher: leases jobs from the queue, reads their records as the webhook's Odoo user, builds and
-//! signs the payload, delivers it and records the attempt. A job is acknowledged only after a 2xx (or when
-//! there is nothing left to send), so a dispatcher killed at any point leaves it to be delivered again.
+//! The dispatcher: leases jobs from the queue, reads their records as the webhook's Odoo user (one call for the
+//! jobs of a batch with the same webhook, model and spec), builds and signs each payload, delivers it and
+//! records the attempt. A job is acknowledged only after a 2xx (or when there is nothing left to send), so a
+//! dispatcher killed at any point leaves it to be delivered again.
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
+use super::batch::{self, ReadFailure};
 use super::deliver::{Answer, Deliverer, Outgoing};
 use super::deliveries::{Attempt, AttemptOutcome, DeliveryLog};
 use super::payload::{self, Extras};
 use super::queue::{Job, Queue, Received};
 use super::template;
-use crate::config::{HttpVerb, OutboundTarget, WebhookConfig};
-use crate::execution_log::Outcome;
+use crate::config::{HttpVerb, OutboundTarget, WebhookConfig, WebhookId};
 use crate::gateway::Gateway;
 use crate::store::{ConfigStore, StoreError};
 
@@ -61,10 +63,20 @@ pub struct Dispatcher {
     settings: DispatchSettings,
 }
 
+/// A leased job whose webhook and target are known, waiting for its records.
+struct Ready {
+    config: Arc<WebhookConfig>,
+    target: OutboundTarget,
+    /// The field spec to read, and its JSON text (jobs with the same one are read together).
+    spec: Vec<Value>,
+    spec_key: String,
+    draft: Draft,
+}
+
 /// What one attempt is recorded with, before its outcome is known.
 struct Draft {
     event_id: String,
-    webhook: crate::config::WebhookId,
+    webhook: WebhookId,
     attempt: u32,
     url: String,
 }
@@ -93,14 +105,44 @@ impl Dispatcher {
         self
     }
 
-    /// Leases one batch and processes it concurrently; returns how many jobs it handled.
+    /// Leases one batch and processes it concurrently; returns how many jobs it handled. Each webhook is read
+    /// from the store once per batch, and the records of jobs for the same webhook, model and field spec are
+    /// read from Odoo in one call (`batch`).
     pub async fn run_once(&self) -> Result<usize, super::queue::QueueError> {
         let batch = self
             .queue
             .receive(self.settings.batch, self.settings.lease)
             .await?;
         let count = batch.len();
-        futures_util::future::join_all(batch.into_iter().map(|r| self.process(r))).await;
+        let configs = &self.configs(&batch).await;
+        let prepared = futures_util::future::join_all(batch.into_iter().map(|received| async move {
+            let step = self.prepare(&received, configs).await;
+            (received, step)
+        }))
+        .await;
+        let mut ready = Vec::with_capacity(count);
+        let mut settled = Vec::new();
+        for (received, step) in prepared {
+            match step {
+                Ok(job) => ready.push((received, job)),
+                Err(step) => settled.push(self.settle(received, step)),
+            }
+        }
+        let keys = ready.iter().map(|(received, job)| {
+            let Job::Deliver { model, ids, .. } = &received.job;
+            ((job.config.id, model.clone(), job.spec_key.clone()), ids.len())
+        });
+        let groups = batch::groups(keys.collect::<Vec<_>>(), batch::MAX_IDS_PER_READ);
+        let mut slots: Vec<Option<(Received, Ready)>> = ready.into_iter().map(Some).collect();
+        let groups: Vec<Vec<(Received, Ready)>> = groups
+            .into_iter()
+            .map(|group| group.into_iter().filter_map(|i| slots[i].take()).collect())
+            .collect();
+        futures_util::future::join(
+            futures_util::future::join_all(settled),
+            futures_util::future::join_all(groups.into_iter().map(|group| self.read_and_deliver(group))),
+        )
+        .await;
         Ok(count)
     }
 
@@ -127,8 +169,33 @@ impl Dispatcher {
         }
     }
 
-    async fn process(&self, received: Received) {
-        let step = self.handle(&received).await;
+    /// The webhooks of `batch`, each read once (`None`: deleted; `Err`: the store was unavailable).
+    async fn configs(
+        &self,
+        batch: &[Received],
+    ) -> HashMap<WebhookId, Result<Option<Arc<WebhookConfig>>, ()>> {
+        let mut ids: Vec<WebhookId> = batch
+            .iter()
+            .map(|r| {
+                let Job::Deliver { webhook_id, .. } = &r.job;
+                *webhook_id
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let read = futures_util::future::join_all(ids.iter().map(|id| self.store.get(id))).await;
+        ids.into_iter()
+            .zip(read)
+            .map(|(id, result)| {
+                let result = result.map(|c| c.map(Arc::new)).map_err(|error| {
+                    tracing::warn!(%error, "cannot read a webhook for an outbound job");
+                });
+                (id, result)
+            })
+            .collect()
+    }
+
+    async fn settle(&self, received: Received, step: Step) {
         let receipt = &received.receipt;
         let result = match &step {
             Step::Ack => self.queue.ack(receipt).await,
@@ -140,14 +207,18 @@ impl Dispatcher {
         }
     }
 
-    async fn handle(&self, received: &Received) -> Step {
+    /// Everything before the records are read: the webhook and its target, fan-out of a per-record URL, the
+    /// field spec to read. `Err` is the job's end when it goes no further.
+    async fn prepare(
+        &self,
+        received: &Received,
+        configs: &HashMap<WebhookId, Result<Option<Arc<WebhookConfig>>, ()>>,
+    ) -> Result<Ready, Step> {
         let Job::Deliver {
             event_id,
             webhook_id,
-            model,
             ids,
-            event,
-            extra,
+            ..
         } = &received.job;
         let mut draft = Draft {
             event_id: event_id.clone(),
@@ -155,35 +226,78 @@ impl Dispatcher {
             attempt: received.attempt,
             url: String::new(),
         };
-        let config = match self.store.get(webhook_id).await {
-            Ok(Some(config)) => config,
-            Ok(None) => return self.skip(draft, "the webhook no longer exists").await,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read a webhook for an outbound job");
-                return Step::Retry(STORE_RETRY);
-            }
+        let config = match configs.get(webhook_id) {
+            Some(Ok(Some(config))) => config.clone(),
+            Some(Ok(None)) => return Err(self.skip(draft, "the webhook no longer exists").await),
+            Some(Err(())) | None => return Err(Step::Retry(STORE_RETRY)),
         };
         let Some(target) = config.outbound.clone().filter(|t| t.enabled && config.enabled) else {
-            return self.skip(draft, "the outbound target is off").await;
+            return Err(self.skip(draft, "the outbound target is off").await);
         };
         draft.url = target.url.clone();
         if template::has_placeholders(&target.url) && ids.len() > 1 {
-            return self.fan_out(&received.job).await;
+            return Err(self.fan_out(&received.job).await);
         }
         let spec = match payload::read_spec(&target.payload, &target.url) {
             Ok(spec) => spec,
-            Err(reason) => return self.fail_now(draft, format!("payload spec: {reason}")).await,
+            Err(reason) => return Err(self.fail_now(draft, format!("payload spec: {reason}")).await),
         };
-        let records = match self.gateway.outbound_records(&config, model, ids, &spec).await {
+        Ok(Ready {
+            spec_key: Value::Array(spec.clone()).to_string(),
+            spec,
+            config,
+            target,
+            draft,
+        })
+    }
+
+    /// Reads the records of a group of jobs (one Odoo call where it can) and delivers each job.
+    async fn read_and_deliver(&self, group: Vec<(Received, Ready)>) {
+        let Some((first, job)) = group.first() else { return };
+        let Job::Deliver { model, .. } = &first.job;
+        let ids: Vec<&[i64]> = group
+            .iter()
+            .map(|(received, _)| {
+                let Job::Deliver { ids, .. } = &received.job;
+                ids.as_slice()
+            })
+            .collect();
+        let records = batch::read(&self.gateway, &job.config, model, &job.spec, &ids).await;
+        futures_util::future::join_all(group.into_iter().zip(records).map(
+            |((received, job), records)| async {
+                let step = self.deliver(&received, job, records).await;
+                self.settle(received, step).await;
+            },
+        ))
+        .await;
+    }
+
+    /// Builds, signs and sends one job's payload from its records.
+    async fn deliver(
+        &self,
+        received: &Received,
+        job: Ready,
+        records: Result<Vec<Value>, ReadFailure>,
+    ) -> Step {
+        let Job::Deliver {
+            event_id,
+            model,
+            event,
+            extra,
+            ..
+        } = &received.job;
+        let Ready {
+            config,
+            target,
+            mut draft,
+            ..
+        } = job;
+        let records = match records {
             Ok(records) => records,
-            Err(error) if error.outcome() == Outcome::Rejected => {
-                return self
-                    .fail_now(draft, format!("reading the records: {error}"))
-                    .await;
-            }
-            Err(error) => {
+            Err(failure) if failure.rejected => return self.fail_now(draft, failure.message).await,
+            Err(failure) => {
                 let answer = Answer {
-                    error: Some(format!("reading the records: {error}")),
+                    error: Some(failure.message),
                     ..Answer::default()
                 };
                 return self.after_failure(draft, &target, answer).await;
