@@ -129,9 +129,11 @@ fn send_to(store: &TempStore, id: &str, receiver_url: &str) {
 const EVENTS: usize = 1000;
 const KILLS: usize = 100;
 const PER_LIFE: usize = EVENTS / KILLS;
-/// Longest a life lasts before its SIGKILL; each life's delay differs, so the kills land anywhere: while
-/// triggers are answered, while jobs are leased, delivered or acknowledged, or while idle.
+/// Longest a life lasts after it accepted its share of events; each life's share and delay differ, so the kills
+/// land anywhere: while triggers are answered, while jobs are leased, delivered or acknowledged, or while idle.
 const MAX_LIFE_MS: u64 = 40;
+/// Longest a life waits for its share of events before it is killed anyway.
+const LIFE_WAIT: Duration = Duration::from_secs(5);
 /// Time the deliveries have to catch up once the last process runs.
 const CATCH_UP: Duration = Duration::from_secs(30);
 
@@ -191,7 +193,11 @@ fn post_trigger(stream: &mut BufReader<TcpStream>, life: &Life) -> std::io::Resu
 
 /// Sends triggers to whichever life is current until `EVENTS` were accepted; returns the accepted event ids
 /// (with the life that accepted each) and the answers that were neither a 202 nor cut by a kill.
-fn feed(current: Arc<Mutex<Option<Life>>>, stop: Arc<AtomicBool>) -> (Vec<(String, usize)>, Vec<u16>) {
+fn feed(
+    current: Arc<Mutex<Option<Life>>>,
+    progress: Arc<Mutex<(usize, usize)>>,
+    stop: Arc<AtomicBool>,
+) -> (Vec<(String, usize)>, Vec<u16>) {
     let (mut accepted, mut unexpected) = (Vec::new(), Vec::new());
     let mut connection: Option<(usize, BufReader<TcpStream>)> = None;
     let mut sent_in_life = (usize::MAX, 0);
@@ -221,6 +227,7 @@ fn feed(current: Arc<Mutex<Option<Life>>>, stop: Arc<AtomicBool>) -> (Vec<(Strin
             Ok((202, Some(event_id))) => {
                 accepted.push((event_id, life.generation));
                 sent_in_life.1 += 1;
+                *progress.lock().unwrap() = sent_in_life;
             }
             Ok((status, _)) => unexpected.push(status),
             Err(_) => {
@@ -275,12 +282,19 @@ fn a_hundred_sigkills_while_events_flow_lose_no_event() {
             last,
         });
     };
+    let progress: Arc<Mutex<(usize, usize)>> = Arc::default();
     let feeder = {
-        let (current, stop) = (current.clone(), stop.clone());
-        std::thread::spawn(move || feed(current, stop))
+        let (current, progress, stop) = (current.clone(), progress.clone(), stop.clone());
+        std::thread::spawn(move || feed(current, progress, stop))
     };
     for kill in 0..KILLS {
         publish(&served, kill, false);
+        // Killed once it accepted from half its share to all of it, and then after 0 to 40 ms.
+        let share = PER_LIFE / 2 + kill % (PER_LIFE / 2 + 1);
+        let until = Instant::now() + LIFE_WAIT;
+        while *progress.lock().unwrap() < (kill, share) && Instant::now() < until {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         std::thread::sleep(Duration::from_millis((kill as u64 * 7 + 3) % MAX_LIFE_MS));
         drop(served);
         served = serve(&store.spec, &["--no-demo"]);
