@@ -1,8 +1,9 @@
 //! Outbound figures of `bitconn serve` against its bundled Odoo simulator, each beside its goal: (a) delivery
 //! throughput from a pre-filled SQLite queue, (b) end to end (trigger → read from the simulator → signed
-//! delivery) and (c) trigger answer latency under concurrent callers. Used by `scripts/bench-outbound.sh`.
+//! delivery) and (c) trigger answer latency under concurrent callers, both calling as fast as they can (the
+//! run of (b)) and paced at a combined rate. Used by `scripts/bench-outbound.sh`.
 //!
-//! `outbound_bench <bitconn binary> [queued jobs] [events] [callers]`
+//! `outbound_bench <bitconn binary> [queued jobs] [events] [callers] [paced rate/s]`
 
 use anyhow::{Context as _, bail, ensure};
 use axum::extract::State;
@@ -21,6 +22,10 @@ use std::time::{Duration, Instant, SystemTime};
 const DEFAULT_QUEUED: usize = 20_000;
 const DEFAULT_EVENTS: usize = 10_000;
 const DEFAULT_CALLERS: usize = 100;
+/// Combined trigger rate of the paced run: twice the end-to-end goal.
+const DEFAULT_PACED_RATE: usize = 2_000;
+/// How long the paced run lasts.
+const PACED_RUN: Duration = Duration::from_secs(5);
 /// Goals: deliveries/s from the queue, events/s end to end, trigger p99.
 const GOAL_THROUGHPUT: f64 = 2_000.0;
 const GOAL_END_TO_END: f64 = 1_000.0;
@@ -158,15 +163,16 @@ fn ms(d: Duration) -> f64 {
 async fn main() -> anyhow::Result<()> {
     let args: Vec<String> = std::env::args().skip(1).collect();
     let Some(bin) = args.first().map(PathBuf::from) else {
-        bail!("usage: outbound_bench <bitconn binary> [queued jobs] [events] [callers]");
+        bail!("usage: outbound_bench <bitconn binary> [queued jobs] [events] [callers] [paced rate/s]");
     };
     let number = |i: usize, default: usize| -> anyhow::Result<usize> {
         Ok(args.get(i).map(|s| s.parse()).transpose()?.unwrap_or(default))
     };
-    let (queued, events, callers) = (
+    let (queued, events, callers, paced_rate) = (
         number(1, DEFAULT_QUEUED)?,
         number(2, DEFAULT_EVENTS)?,
         number(3, DEFAULT_CALLERS)?,
+        number(4, DEFAULT_PACED_RATE)?,
     );
     let dir = tempfile::tempdir()?;
     let db = dir.path().join("bench.db");
@@ -247,13 +253,78 @@ async fn main() -> anyhow::Result<()> {
     let secret = second.secret.clone();
     let per_caller = events.div_ceil(callers);
     let started = Instant::now();
+    let (latency, ids) = trigger_all(&client, &url, &secret, callers, per_caller, None).await?;
+    let triggered = started.elapsed();
+    let last = delivered(&got, &ids).await?;
+    let end_to_end = last.duration_since(started);
+    let (total, unsigned) = {
+        let g = got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        (g.total, g.unsigned)
+    };
+    let rate = ids.len() as f64 / end_to_end.as_secs_f64();
+    println!(
+        "(b) end to end: {} events from {callers} callers delivered in {:.2} s: {rate:.0} events/s \
+         (goal {GOAL_END_TO_END:.0}/s: {:.2}x); {} duplicates, {unsigned} unsigned",
+        ids.len(),
+        end_to_end.as_secs_f64(),
+        rate / GOAL_END_TO_END,
+        total - ids.len() as u64
+    );
+    let report = |latency: &Histogram<u64>| {
+        let at = |q: f64| ms(Duration::from_micros(latency.value_at_quantile(q)));
+        format!(
+            "p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms (goal p99 <= {:.0} ms: {:.2}x)",
+            at(0.5),
+            at(0.99),
+            ms(Duration::from_micros(latency.max())),
+            ms(GOAL_P99),
+            ms(GOAL_P99) / at(0.99)
+        )
+    };
+    println!(
+        "(c) trigger answers, {callers} callers as fast as they can (the run of (b)): {}; {:.0} triggers/s",
+        report(&latency),
+        ids.len() as f64 / triggered.as_secs_f64()
+    );
+
+    let interval = Duration::from_secs_f64(callers as f64 / paced_rate.max(1) as f64);
+    let per_caller = (PACED_RUN.as_secs_f64() / interval.as_secs_f64()).ceil() as usize;
+    let (latency, ids) = trigger_all(&client, &url, &secret, callers, per_caller, Some(interval)).await?;
+    delivered(&got, &ids).await?;
+    println!(
+        "(c) trigger answers, {callers} callers at {paced_rate} triggers/s together: {}",
+        report(&latency)
+    );
+    drop(second);
+    Ok(())
+}
+
+/// `callers` keep-alive callers each trigger `per_caller` events, back to back or one per `pace`; returns the
+/// answer latencies and the event ids.
+async fn trigger_all(
+    client: &reqwest::Client,
+    url: &str,
+    secret: &str,
+    callers: usize,
+    per_caller: usize,
+    pace: Option<Duration>,
+) -> anyhow::Result<(Histogram<u64>, Vec<String>)> {
     let tasks: Vec<_> = (0..callers)
-        .map(|_| {
-            let (client, url, secret) = (client.clone(), url.clone(), secret.clone());
+        .map(|caller| {
+            let (client, url, secret) = (client.clone(), url.to_owned(), secret.to_owned());
             tokio::spawn(async move {
                 let mut histogram = Histogram::<u64>::new_with_bounds(1, 60_000_000, 3)?;
                 let mut ids = Vec::with_capacity(per_caller);
+                let mut ticks = pace.map(|pace| {
+                    let offset = pace.mul_f64(caller as f64 / callers as f64);
+                    let mut ticks = tokio::time::interval_at(tokio::time::Instant::now() + offset, pace);
+                    ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+                    ticks
+                });
                 for _ in 0..per_caller {
+                    if let Some(ticks) = ticks.as_mut() {
+                        ticks.tick().await;
+                    }
                     let at = Instant::now();
                     let response = client
                         .post(&url)
@@ -263,9 +334,8 @@ async fn main() -> anyhow::Result<()> {
                         .await?;
                     let status = response.status();
                     let body: Value = response.json().await?;
-                    histogram.saturating_record(
-                        u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX).max(1),
-                    );
+                    let micros = u64::try_from(at.elapsed().as_micros()).unwrap_or(u64::MAX);
+                    histogram.saturating_record(micros.max(1));
                     ensure!(
                         status == StatusCode::ACCEPTED,
                         "trigger answered {status}: {body}"
@@ -283,33 +353,5 @@ async fn main() -> anyhow::Result<()> {
         latency.add(histogram)?;
         ids.extend(task_ids);
     }
-    let triggered = started.elapsed();
-    let last = delivered(&got, &ids).await?;
-    let end_to_end = last.duration_since(started);
-    let (total, unsigned) = {
-        let g = got.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-        (g.total, g.unsigned)
-    };
-    let rate = ids.len() as f64 / end_to_end.as_secs_f64();
-    println!(
-        "(b) end to end: {} events from {callers} callers delivered in {:.2} s: {rate:.0} events/s \
-         (goal {GOAL_END_TO_END:.0}/s: {:.2}x); {} duplicates, {unsigned} unsigned",
-        ids.len(),
-        end_to_end.as_secs_f64(),
-        rate / GOAL_END_TO_END,
-        total - ids.len() as u64
-    );
-    let micros = |q: f64| Duration::from_micros(latency.value_at_quantile(q));
-    println!(
-        "(c) trigger answers under {callers} concurrent callers: p50 {:.2} ms, p99 {:.2} ms, max {:.2} ms \
-         (goal p99 <= {:.0} ms: {:.2}x); {:.0} triggers/s",
-        ms(micros(0.5)),
-        ms(micros(0.99)),
-        ms(Duration::from_micros(latency.max())),
-        ms(GOAL_P99),
-        ms(GOAL_P99) / ms(micros(0.99)),
-        ids.len() as f64 / triggered.as_secs_f64()
-    );
-    drop(second);
-    Ok(())
+    Ok((latency, ids))
 }

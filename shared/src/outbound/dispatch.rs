@@ -6,6 +6,7 @@
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
 use super::batch::{self, ReadFailure};
@@ -22,6 +23,8 @@ use crate::store::{ConfigStore, StoreError};
 pub const DEFAULT_BATCH: usize = 32;
 /// A lease outlasts the longest delivery (timeout at most 2 min) plus reading the records.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// Batches leased and processed at once by `run`: while one waits for Odoo or its receivers, another is read.
+pub const BATCHES_IN_FLIGHT: usize = 2;
 /// Pause between polls of an empty queue.
 pub const DEFAULT_IDLE_POLL: Duration = Duration::from_millis(100);
 /// Wait before retrying a job whose webhook could not be read (the store was unavailable).
@@ -146,10 +149,22 @@ impl Dispatcher {
         Ok(count)
     }
 
-    /// Polls until `shutdown` resolves; a batch in progress is finished first.
+    /// Polls until `shutdown` resolves; the batches in progress are finished first. `BATCHES_IN_FLIGHT` loops
+    /// lease and process batches side by side, so one batch's reads and deliveries overlap the next one's.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
+        let stopping = AtomicBool::new(false);
+        let stop = tokio::sync::Notify::new();
+        let signal = async {
+            shutdown.await;
+            stopping.store(true, Ordering::Relaxed);
+            stop.notify_waiters();
+        };
+        let loops = (0..BATCHES_IN_FLIGHT).map(|_| self.poll(&stopping, &stop));
+        futures_util::future::join(signal, futures_util::future::join_all(loops)).await;
+    }
+
+    async fn poll(&self, stopping: &AtomicBool, stop: &tokio::sync::Notify) {
+        while !stopping.load(Ordering::Relaxed) {
             let idle = match self.run_once().await {
                 Ok(0) => true,
                 Ok(_) => false,
@@ -160,11 +175,9 @@ impl Dispatcher {
             };
             if idle {
                 tokio::select! {
-                    _ = &mut shutdown => return,
+                    _ = stop.notified() => {}
                     _ = tokio::time::sleep(self.settings.idle_poll) => {}
                 }
-            } else if futures_util::FutureExt::now_or_never(&mut shutdown).is_some() {
-                return;
             }
         }
     }
