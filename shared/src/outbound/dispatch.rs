@@ -108,14 +108,20 @@ impl Dispatcher {
         self
     }
 
-    /// Leases one batch and processes it concurrently; returns how many jobs it handled. Each webhook is read
-    /// from the store once per batch, and the records of jobs for the same webhook, model and field spec are
-    /// read from Odoo in one call (`batch`).
+    /// Leases one batch and processes it concurrently; returns how many jobs it handled.
     pub async fn run_once(&self) -> Result<usize, super::queue::QueueError> {
         let batch = self
             .queue
             .receive(self.settings.batch, self.settings.lease)
             .await?;
+        let count = batch.len();
+        self.process_batch(batch).await;
+        Ok(count)
+    }
+
+    /// Processes leased jobs concurrently and settles each. Each webhook is read from the store once, and the
+    /// records of jobs for the same webhook, model and field spec are read from Odoo in one call (`batch`).
+    async fn process_batch(&self, batch: Vec<Received>) {
         let count = batch.len();
         let configs = &self.configs(&batch).await;
         let prepared = futures_util::future::join_all(batch.into_iter().map(|received| async move {
@@ -146,7 +152,6 @@ impl Dispatcher {
             futures_util::future::join_all(groups.into_iter().map(|group| self.read_and_deliver(group))),
         )
         .await;
-        Ok(count)
     }
 
     /// Polls until `shutdown` resolves; the batches in progress are finished first. `BATCHES_IN_FLIGHT` loops
