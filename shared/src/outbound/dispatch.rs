@@ -1,19 +1,22 @@
-//! The dispatcher: leases jobs from the queue, reads their records as the webhook's Odoo user, builds and
-//! signs the payload, delivers it and records the attempt. A job is acknowledged only after a 2xx (or when
-//! there is nothing left to send), so a dispatcher killed at any point leaves it to be delivered again.
+//! The dispatcher: leases jobs from the queue, reads their records as the webhook's Odoo user (one call for the
+//! jobs of a batch with the same webhook, model and spec), builds and signs each payload, delivers it and
+//! records the attempt. A job is acknowledged only after a 2xx (or when there is nothing left to send), so a
+//! dispatcher killed at any point leaves it to be delivered again.
 
 use serde_json::Value;
+use std::collections::HashMap;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::{Duration, SystemTime};
 
+use super::batch::{self, ReadFailure};
 use super::deliver::{Answer, Deliverer, Outgoing};
 use super::deliveries::{Attempt, AttemptOutcome, DeliveryLog};
 use super::native::{self, Settle};
 use super::payload::{self, Extras};
 use super::queue::{Job, Queue, Received};
 use super::template;
-use crate::config::{HttpVerb, OutboundTarget, WebhookConfig};
-use crate::execution_log::Outcome;
+use crate::config::{HttpVerb, ModelName, OutboundTarget, WebhookConfig, WebhookId};
 use crate::gateway::Gateway;
 use crate::store::{ConfigStore, StoreError};
 
@@ -21,6 +24,8 @@ use crate::store::{ConfigStore, StoreError};
 pub const DEFAULT_BATCH: usize = 32;
 /// A lease outlasts the longest delivery (timeout at most 2 min) plus reading the records.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(300);
+/// Batches leased and processed at once by `run`: while one waits for Odoo or its receivers, another is read.
+pub const BATCHES_IN_FLIGHT: usize = 2;
 /// Pause between polls of an empty queue.
 pub const DEFAULT_IDLE_POLL: Duration = Duration::from_millis(100);
 /// Wait before retrying a job whose webhook could not be read (the store was unavailable).
@@ -62,10 +67,21 @@ pub struct Dispatcher {
     settings: DispatchSettings,
 }
 
+/// A leased job whose webhook and target are known, waiting for its records.
+struct Ready {
+    config: Arc<WebhookConfig>,
+    model: ModelName,
+    target: OutboundTarget,
+    /// The field spec to read, and its JSON text (jobs with the same one are read together).
+    spec: Vec<Value>,
+    spec_key: String,
+    draft: Draft,
+}
+
 /// What one attempt is recorded with, before its outcome is known.
 struct Draft {
     event_id: String,
-    webhook: crate::config::WebhookId,
+    webhook: WebhookId,
     attempt: u32,
     url: String,
     /// The body sent, as the log keeps it, once it is built.
@@ -104,14 +120,71 @@ impl Dispatcher {
             .receive(self.settings.batch, self.settings.lease)
             .await?;
         let count = batch.len();
-        futures_util::future::join_all(batch.into_iter().map(|r| self.process(r))).await;
+        self.process_batch(batch).await;
         Ok(count)
     }
 
-    /// Polls until `shutdown` resolves; a batch in progress is finished first.
+    /// Processes leased jobs concurrently and settles each. Each webhook is read from the store once, and the
+    /// records of jobs for the same webhook, model and field spec are read from Odoo in one call (`batch`).
+    async fn process_batch(&self, batch: Vec<Received>) {
+        let (natives, batch): (Vec<Received>, Vec<Received>) =
+            batch.into_iter().partition(|r| matches!(r.job, Job::Native(_)));
+        let natives = natives.into_iter().map(|received| async move {
+            if let Job::Native(event) = &received.job {
+                let step = self.native_stage().settle(&received, event).await.into();
+                self.settle(received, step).await;
+            }
+        });
+        let natives = futures_util::future::join_all(natives);
+        let count = batch.len();
+        let configs = &self.configs(&batch).await;
+        let prepared = futures_util::future::join_all(batch.into_iter().map(|received| async move {
+            let step = self.prepare(&received, configs).await;
+            (received, step)
+        }))
+        .await;
+        let mut ready = Vec::with_capacity(count);
+        let mut settled = Vec::new();
+        for (received, step) in prepared {
+            match step {
+                Ok(job) => ready.push((received, job)),
+                Err(step) => settled.push(self.settle(received, step)),
+            }
+        }
+        let keys = ready.iter().map(|(received, job)| {
+            let ids = delivery(&received.job).map_or(0, |(_, ids)| ids.len());
+            ((job.config.id, job.model.clone(), job.spec_key.clone()), ids)
+        });
+        let groups = batch::groups(keys.collect::<Vec<_>>(), batch::MAX_IDS_PER_READ);
+        let mut slots: Vec<Option<(Received, Ready)>> = ready.into_iter().map(Some).collect();
+        let groups: Vec<Vec<(Received, Ready)>> = groups
+            .into_iter()
+            .map(|group| group.into_iter().filter_map(|i| slots[i].take()).collect())
+            .collect();
+        futures_util::future::join3(
+            natives,
+            futures_util::future::join_all(settled),
+            futures_util::future::join_all(groups.into_iter().map(|group| self.read_and_deliver(group))),
+        )
+        .await;
+    }
+
+    /// Polls until `shutdown` resolves; the batches in progress are finished first. `BATCHES_IN_FLIGHT` loops
+    /// lease and process batches side by side, so one batch's reads and deliveries overlap the next one's.
     pub async fn run(&self, shutdown: impl Future<Output = ()>) {
-        tokio::pin!(shutdown);
-        loop {
+        let stopping = AtomicBool::new(false);
+        let stop = tokio::sync::Notify::new();
+        let signal = async {
+            shutdown.await;
+            stopping.store(true, Ordering::Relaxed);
+            stop.notify_waiters();
+        };
+        let loops = (0..BATCHES_IN_FLIGHT).map(|_| self.poll(&stopping, &stop));
+        futures_util::future::join(signal, futures_util::future::join_all(loops)).await;
+    }
+
+    async fn poll(&self, stopping: &AtomicBool, stop: &tokio::sync::Notify) {
+        while !stopping.load(Ordering::Relaxed) {
             let idle = match self.run_once().await {
                 Ok(0) => true,
                 Ok(_) => false,
@@ -122,20 +195,40 @@ impl Dispatcher {
             };
             if idle {
                 tokio::select! {
-                    _ = &mut shutdown => return,
+                    _ = stop.notified() => {}
                     _ = tokio::time::sleep(self.settings.idle_poll) => {}
                 }
-            } else if futures_util::FutureExt::now_or_never(&mut shutdown).is_some() {
-                return;
             }
         }
     }
 
-    async fn process(&self, received: Received) {
-        let step = match &received.job {
-            Job::Native(event) => self.native_stage().settle(&received, event).await.into(),
-            Job::Deliver { .. } => self.handle(&received).await,
-        };
+    /// The webhooks of `batch`, each read once (`None`: deleted; `Err`: the store was unavailable).
+    async fn configs(
+        &self,
+        batch: &[Received],
+    ) -> HashMap<WebhookId, Result<Option<Arc<WebhookConfig>>, ()>> {
+        let mut ids: Vec<WebhookId> = batch
+            .iter()
+            .filter_map(|r| match &r.job {
+                Job::Deliver { webhook_id, .. } => Some(*webhook_id),
+                Job::Native(_) => None,
+            })
+            .collect();
+        ids.sort_unstable();
+        ids.dedup();
+        let read = futures_util::future::join_all(ids.iter().map(|id| self.store.get(id))).await;
+        ids.into_iter()
+            .zip(read)
+            .map(|(id, result)| {
+                let result = result.map(|c| c.map(Arc::new)).map_err(|error| {
+                    tracing::warn!(%error, "cannot read a webhook for an outbound job");
+                });
+                (id, result)
+            })
+            .collect()
+    }
+
+    async fn settle(&self, received: Received, step: Step) {
         let receipt = &received.receipt;
         let result = match &step {
             Step::Ack => self.queue.ack(receipt).await,
@@ -147,17 +240,22 @@ impl Dispatcher {
         }
     }
 
-    async fn handle(&self, received: &Received) -> Step {
+    /// Everything before the records are read: the webhook and its target, fan-out of a per-record URL, the
+    /// field spec to read. `Err` is the job's end when it goes no further.
+    async fn prepare(
+        &self,
+        received: &Received,
+        configs: &HashMap<WebhookId, Result<Option<Arc<WebhookConfig>>, ()>>,
+    ) -> Result<Ready, Step> {
         let Job::Deliver {
+            model,
             event_id,
             webhook_id,
-            model,
             ids,
-            event,
-            extra,
+            ..
         } = &received.job
         else {
-            return Step::Dead("not a delivery job".into());
+            return Err(Step::Dead("not a delivery job".into()));
         };
         let mut draft = Draft {
             event_id: event_id.clone(),
@@ -167,35 +265,79 @@ impl Dispatcher {
             payload: None,
             job: super::deliveries::logged_job(&received.job),
         };
-        let config = match self.store.get(webhook_id).await {
-            Ok(Some(config)) => config,
-            Ok(None) => return self.skip(draft, "the webhook no longer exists").await,
-            Err(error) => {
-                tracing::warn!(%error, "cannot read a webhook for an outbound job");
-                return Step::Retry(STORE_RETRY);
-            }
+        let config = match configs.get(webhook_id) {
+            Some(Ok(Some(config))) => config.clone(),
+            Some(Ok(None)) => return Err(self.skip(draft, "the webhook no longer exists").await),
+            Some(Err(())) | None => return Err(Step::Retry(STORE_RETRY)),
         };
         let Some(target) = config.outbound.clone().filter(|t| t.enabled && config.enabled) else {
-            return self.skip(draft, "the outbound target is off").await;
+            return Err(self.skip(draft, "the outbound target is off").await);
         };
         draft.url = target.url.clone();
         if template::has_placeholders(&target.url) && ids.len() > 1 {
-            return self.fan_out(&received.job).await;
+            return Err(self.fan_out(&received.job).await);
         }
         let spec = match payload::read_spec(&target.payload, &target.url) {
             Ok(spec) => spec,
-            Err(reason) => return self.fail_now(draft, format!("payload spec: {reason}")).await,
+            Err(reason) => return Err(self.fail_now(draft, format!("payload spec: {reason}")).await),
         };
-        let records = match self.gateway.outbound_records(&config, model, ids, &spec).await {
+        Ok(Ready {
+            model: model.clone(),
+            spec_key: Value::Array(spec.clone()).to_string(),
+            spec,
+            config,
+            target,
+            draft,
+        })
+    }
+
+    /// Reads the records of a group of jobs (one Odoo call where it can) and delivers each job.
+    async fn read_and_deliver(&self, group: Vec<(Received, Ready)>) {
+        let Some((_, job)) = group.first() else { return };
+        let model = &job.model;
+        let ids: Vec<&[i64]> = group
+            .iter()
+            .map(|(received, _)| delivery(&received.job).map_or(&[][..], |(_, ids)| ids))
+            .collect();
+        let records = batch::read(&self.gateway, &job.config, model, &job.spec, &ids).await;
+        futures_util::future::join_all(group.into_iter().zip(records).map(
+            |((received, job), records)| async {
+                let step = self.deliver(&received, job, records).await;
+                self.settle(received, step).await;
+            },
+        ))
+        .await;
+    }
+
+    /// Builds, signs and sends one job's payload from its records.
+    async fn deliver(
+        &self,
+        received: &Received,
+        job: Ready,
+        records: Result<Vec<Value>, ReadFailure>,
+    ) -> Step {
+        let Job::Deliver {
+            event_id,
+            model,
+            event,
+            extra,
+            ..
+        } = &received.job
+        else {
+            return Step::Dead("not a delivery job".into());
+        };
+        let Ready {
+            config,
+            target,
+            mut draft,
+            ..
+        } = job;
+        let records = match records {
             Ok(records) => records,
-            Err(error) if error.outcome() == Outcome::Rejected => {
-                return self
-                    .fail_now(draft, format!("reading the records: {error}"))
-                    .await;
-            }
-            Err(error) => {
+            Err(failure) if failure.rejected => return self.fail_now(draft, failure.message).await,
+            Err(failure) => {
                 let answer = Answer {
-                    error: Some(format!("reading the records: {error}")),
+                    error: Some(failure.message),
                     ..Answer::default()
                 };
                 return self.after_failure(draft, &target, answer).await;
@@ -406,6 +548,14 @@ impl From<Settle> for Step {
             Settle::Retry(wait) => Self::Retry(wait),
             Settle::Dead(reason) => Self::Dead(reason),
         }
+    }
+}
+
+/// The model and ids of a delivery job (native hints take the other path and have none).
+fn delivery(job: &Job) -> Option<(&ModelName, &[i64])> {
+    match job {
+        Job::Deliver { model, ids, .. } => Some((model, ids.as_slice())),
+        Job::Native(_) => None,
     }
 }
 

@@ -1,6 +1,7 @@
 //! The outbound side: Standard Webhooks signatures, the SSRF guard every delivery connects through, payload
 //! placeholders, the queue between trigger and dispatcher, the dispatcher and its delivery log.
 
+mod batch;
 pub mod deliver;
 pub mod deliveries;
 pub mod dispatch;

@@ -61,16 +61,18 @@ impl SqliteDeliveryLog {
     ) -> Result<Self, DeliveryLogError> {
         let location = location.clone();
         let connection = tokio::task::spawn_blocking(move || {
-            let connection = crate::outbound::queue::open_connection(&location)?;
-            connection.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
-            add_columns(&connection).map_err(|e| e.to_string())?;
+            let connection = crate::outbound::queue::shared_connection(&location)?;
+            let open = connection.lock().unwrap_or_else(PoisonError::into_inner);
+            open.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+            add_columns(&open).map_err(|e| e.to_string())?;
+            drop(open);
             Ok::<_, String>(connection)
         })
         .await
         .map_err(err)?
         .map_err(DeliveryLogError)?;
         Ok(Self {
-            connection: Arc::new(Mutex::new(connection)),
+            connection,
             retention,
         })
     }

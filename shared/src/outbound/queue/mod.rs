@@ -10,7 +10,7 @@ pub use memory::MemoryQueue;
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteQueue;
 #[cfg(feature = "sqlite")]
-pub(crate) use sqlite::open_connection;
+pub(crate) use sqlite::shared_connection;
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
