@@ -43,6 +43,9 @@ pub struct OutboundTarget {
     /// CIDRs the SSRF guard lets through (an internal receiver); everything non-public is refused otherwise.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub allow_cidrs: Vec<String>,
+    /// Deliveries of this webhook arrive in order: a failing head waits, and later ones queue behind it.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
     #[serde(default)]
     pub payload: PayloadSpec,
 }
@@ -70,6 +73,7 @@ impl std::fmt::Debug for OutboundTarget {
             .field("signing", &self.signing.as_ref().map(|_| "<redacted>"))
             .field("retry", &self.retry)
             .field("allow_cidrs", &self.allow_cidrs)
+            .field("ordered", &self.ordered)
             .field("payload", &self.payload)
             .finish()
     }
@@ -189,6 +193,7 @@ impl OutboundTarget {
             signing: None,
             retry: RetrySchedule::default(),
             allow_cidrs: Vec::new(),
+            ordered: false,
             payload: PayloadSpec::default(),
         }
     }

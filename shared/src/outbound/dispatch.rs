@@ -127,7 +127,13 @@ impl Dispatcher {
         }
     }
 
-    async fn process(&self, received: Received) {
+    /// Processes jobs leased by someone else (the Lambda SQS event source) and settles each through the queue;
+    /// returns, in order, whether each one left the queue (acknowledged, or dead-lettered).
+    pub async fn process_received(&self, batch: Vec<Received>) -> Vec<bool> {
+        futures_util::future::join_all(batch.into_iter().map(|r| self.process(r))).await
+    }
+
+    async fn process(&self, received: Received) -> bool {
         let step = self.handle(&received).await;
         let receipt = &received.receipt;
         let result = match &step {
@@ -135,8 +141,16 @@ impl Dispatcher {
             Step::Retry(delay) => self.queue.retry_later(receipt, *delay).await,
             Step::Dead(reason) => self.queue.dead_letter(receipt, reason).await,
         };
+        let settled = result.is_ok();
         if let Err(error) = result {
             tracing::warn!(event = received.job.event_id(), %error, ?step, "cannot settle an outbound job");
+        }
+        // A delivered job is done even if its delete failed (the event source deletes it too); a dead one only
+        // once it is in the dead-letter queue.
+        match step {
+            Step::Ack => true,
+            Step::Dead(_) => settled,
+            Step::Retry(_) => false,
         }
     }
 
