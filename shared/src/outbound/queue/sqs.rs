@@ -328,6 +328,20 @@ impl SqsQueue {
         })))
     }
 
+    /// Makes a record received but not processed visible again at once (a FIFO job behind a head that stays
+    /// on the queue: left in flight it would hold its group until the visibility timeout ends).
+    pub async fn hand_back(&self, record: &SqsRecord) -> Result<(), QueueError> {
+        self.sqs
+            .change_message_visibility()
+            .queue_url(self.url(self.lane_of(&record.queue_name)))
+            .receipt_handle(&record.receipt_handle)
+            .visibility_timeout(0)
+            .send()
+            .await
+            .map_err(sdk("ChangeMessageVisibility"))?;
+        Ok(())
+    }
+
     async fn receive_from(
         &self,
         lane: Lane,
