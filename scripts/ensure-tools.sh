@@ -41,6 +41,13 @@ if [ ! -d "$browser_tests/node_modules/playwright-core" ]; then
   (cd "$browser_tests" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --silent)
 fi
 
+# The npm reference Standard Webhooks verifier, which the outbound tests check signatures with.
+verify_node="$(dirname "$0")/../tests/verify-node"
+if [ ! -d "$verify_node/node_modules/standardwebhooks" ]; then
+  echo "installing the npm Standard Webhooks verifier (npm ci)"
+  (cd "$verify_node" && npm ci --no-audit --no-fund --silent)
+fi
+
 # pyenv installs console scripts behind shims that need a rehash.
 command -v pyenv >/dev/null 2>&1 && pyenv rehash || true
 

@@ -7,7 +7,7 @@ use time::OffsetDateTime;
 
 use crate::printable::printable;
 use crate::units::{format_time, parse_since};
-use crate::webhook::parse_id;
+use crate::webhook_common::parse_id;
 use crate::{Global, stores};
 
 /// How often `--follow` asks the store for new entries.

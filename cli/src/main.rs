@@ -1,8 +1,12 @@
 //! `bitconn`: the operator's command line (local gateway, webhook administration, logs, tokens).
 
+mod deliveries;
+mod deliveries_replay;
 mod demo;
 mod logs;
 mod outbound;
+mod outbound_stores;
+mod outbound_test;
 mod output;
 mod printable;
 mod serve;
@@ -11,6 +15,7 @@ mod stores;
 mod terminal;
 mod units;
 mod webhook;
+mod webhook_common;
 mod webhook_update;
 
 use clap::{Parser, Subcommand};
@@ -54,6 +59,12 @@ enum Command {
     Store(store_cmd::StoreCommand),
     /// Show execution log entries.
     Logs(logs::LogsArgs),
+    /// A webhook's outbound target: where Odoo records are delivered, signed and retried.
+    #[command(subcommand)]
+    Outbound(outbound::OutboundCommand),
+    /// The outbound delivery log: list, show and replay deliveries.
+    #[command(subcommand)]
+    Deliveries(deliveries::DeliveriesCommand),
     /// terminal-host tools (one-time terminal tokens).
     #[command(subcommand)]
     Terminal(terminal::TerminalCommand),
@@ -86,6 +97,8 @@ fn main() -> ExitCode {
             Command::Webhook(command) => webhook::run(&global, command).await,
             Command::Store(command) => store_cmd::run(&global, command).await,
             Command::Logs(args) => logs::run(&global, args).await,
+            Command::Outbound(command) => outbound::run(&global, command).await,
+            Command::Deliveries(command) => deliveries::run(&global, command).await,
             Command::Terminal(command) => terminal::run(command),
         }
     });

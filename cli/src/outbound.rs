@@ -1,15 +1,16 @@
-//! `bitconn webhook outbound …`: a webhook's outbound target (URL, verb, headers, timeout, SSRF allow-list,
-//! payload) and its signing secret. Header values and secrets are never printed back, except a new signing
-//! secret, once.
+//! `bitconn outbound …`: a webhook's outbound target (URL, verb, headers, timeout, SSRF allow-list, order,
+//! payload), switching it off and on, its signing secret, and a test delivery. Header values and secrets are
+//! never printed back, except a new signing secret, once.
 
 use anyhow::{Context as _, bail};
-use bitconn::config::{HttpVerb, OutboundTarget, PayloadSpec, RetrySchedule, WebhookConfig, WebhookId};
+use bitconn::config::{HttpVerb, OutboundTarget, PayloadSpec, RetrySchedule, WebhookConfig};
 use bitconn::store::ConfigStore;
 use clap::{Args, Subcommand};
 use serde_json::{Value, json};
 
 use crate::output::{print_json, yes_no};
 use crate::units::{parse_duration, parse_timeout};
+use crate::webhook_common::fetch;
 use crate::{Global, stores};
 
 #[derive(Subcommand)]
@@ -18,12 +19,21 @@ pub enum OutboundCommand {
     Set(SetArgs),
     /// Show the outbound target (header names only, never their values or the signing secret).
     Show(OutboundId),
-    /// Generate a new signing secret and print it once; `--grace 1h` keeps the old one signing meanwhile.
-    RotateSecret(RotateSigningArgs),
+    /// Stop delivering: new triggers are refused (`outbound_disabled`), queued deliveries are skipped.
+    Disable(OutboundId),
+    /// Deliver again (also after a receiver answered `410 Gone`).
+    Enable(OutboundId),
+    /// Generate a new signing secret and print it once; `--grace 1h` keeps the old one signing meanwhile
+    /// (both signatures are sent).
+    #[command(alias = "rotate-secret")]
+    RotateSigningSecret(RotateSigningArgs),
+    /// Send one delivery now (signed, SSRF-guarded) and print the answer; recorded as a test delivery.
+    Test(crate::outbound_test::TestArgs),
 }
 
 #[derive(Args)]
 pub struct OutboundId {
+    /// The webhook's id.
     id: String,
 }
 
@@ -66,6 +76,9 @@ pub struct SetArgs {
     template: Option<std::path::PathBuf>,
     #[arg(long, value_name = "true|false")]
     enabled: Option<bool>,
+    /// Deliver in order: a failing delivery holds back the later ones (`--ordered false` turns it off).
+    #[arg(long, value_name = "true|false", num_args = 0..=1, default_missing_value = "true")]
+    ordered: Option<bool>,
 }
 
 #[derive(Args)]
@@ -99,18 +112,24 @@ pub async fn run(global: &Global, command: OutboundCommand) -> anyhow::Result<()
             let config = fetch(store.as_ref(), &args.id).await?;
             show(global, &config)
         }
-        OutboundCommand::RotateSecret(args) => rotate(global, store.as_ref(), args).await,
+        OutboundCommand::Disable(args) => switch(global, store.as_ref(), &args.id, false).await,
+        OutboundCommand::Enable(args) => switch(global, store.as_ref(), &args.id, true).await,
+        OutboundCommand::RotateSigningSecret(args) => rotate(global, store.as_ref(), args).await,
+        OutboundCommand::Test(args) => crate::outbound_test::run(global, args).await,
     }
 }
 
-async fn fetch(store: &dyn ConfigStore, id: &str) -> anyhow::Result<WebhookConfig> {
-    let id: WebhookId = id
-        .parse()
-        .map_err(|e| anyhow::anyhow!("invalid webhook id `{id}`: {e}"))?;
-    store
-        .get(&id)
-        .await?
-        .with_context(|| format!("webhook {id} not found"))
+async fn switch(global: &Global, store: &dyn ConfigStore, id: &str, enabled: bool) -> anyhow::Result<()> {
+    let mut config = fetch(store, id).await?;
+    let Some(target) = config.outbound.as_mut() else {
+        bail!("this webhook has no outbound target yet: `bitconn outbound set {id} --url …`");
+    };
+    target.enabled = enabled;
+    if enabled {
+        target.disabled_reason = None;
+    }
+    let stored = store.update(&config).await.context("cannot store the change")?;
+    show(global, &stored)
 }
 
 fn read_json(path: &std::path::Path) -> anyhow::Result<Value> {
@@ -176,6 +195,9 @@ fn apply(target: &mut OutboundTarget, args: SetArgs) -> anyhow::Result<()> {
                 .collect(),
         );
     }
+    if let Some(ordered) = args.ordered {
+        target.ordered = ordered;
+    }
     if let Some(enabled) = args.enabled {
         target.enabled = enabled;
         if enabled {
@@ -202,7 +224,7 @@ async fn rotate(global: &Global, store: &dyn ConfigStore, args: RotateSigningArg
     let mut config = fetch(store, &args.id).await?;
     let Some(target) = config.outbound.as_mut() else {
         bail!(
-            "this webhook has no outbound target yet: `bitconn webhook outbound set {} --url …`",
+            "this webhook has no outbound target yet: `bitconn outbound set {} --url …`",
             args.id
         );
     };
@@ -236,6 +258,7 @@ fn view(config: &WebhookConfig) -> Value {
             "url": t.url, "verb": t.verb.as_str(), "enabled": t.enabled, "disabled_reason": t.disabled_reason,
             "header_names": t.headers.keys().collect::<Vec<_>>(), "timeout_ms": t.timeout_ms,
             "signed": t.signing.is_some(), "retry_seconds": t.retry.0, "allow_cidrs": t.allow_cidrs,
+            "ordered": t.ordered,
             "payload": t.payload,
         }
     })
@@ -261,6 +284,7 @@ fn show(global: &Global, config: &WebhookConfig) -> anyhow::Result<()> {
     println!("  signed:    {}", yes_no(t.signing.is_some()));
     println!("  retries:   {:?} s", t.retry.0);
     println!("  allow:     {:?}", t.allow_cidrs);
+    println!("  ordered:   {}", yes_no(t.ordered));
     println!("  payload:   {}", view["outbound"]["payload"]);
     Ok(())
 }

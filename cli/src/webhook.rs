@@ -2,17 +2,17 @@
 
 use anyhow::{Context as _, bail};
 use bitconn::config::{
-    Callable, ModelAccess, ModelName, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
+    Callable, ModelAccess, ModelName, NewWebhook, OdooConnection, Permissions, WebhookConfig,
 };
 use bitconn::store::ConfigStore;
 use clap::{Args, Subcommand};
 use serde_json::json;
-use std::collections::BTreeSet;
 use time::OffsetDateTime;
 
-use crate::output::{DEFAULT_PUBLIC_URL, WebhookView, models_text, print_json, webhook_url, yes_no};
+use crate::output::{WebhookView, models_text, print_json, webhook_url, yes_no};
 use crate::printable::printable;
 use crate::units::{format_time, parse_callable, parse_duration, parse_model};
+use crate::webhook_common::{PublicUrl, check_odoo_url, fetch, parse_id, require, show};
 use crate::webhook_update::UpdateArgs;
 use crate::{Global, stores};
 
@@ -34,16 +34,9 @@ pub enum WebhookCommand {
     Disable(IdArgs),
     /// Delete a webhook.
     Delete(IdArgs),
-    /// The webhook's outbound target: where Odoo records are delivered, signed and retried.
-    #[command(subcommand)]
+    /// The former place of `bitconn outbound …`, kept so existing scripts work.
+    #[command(subcommand, hide = true)]
     Outbound(crate::outbound::OutboundCommand),
-}
-
-#[derive(Args)]
-pub struct PublicUrl {
-    /// Base URL callers reach the gateway at; used to print webhook URLs.
-    #[arg(long = "public-url", env = "BITCONN_PUBLIC_URL", default_value = DEFAULT_PUBLIC_URL)]
-    pub value: String,
 }
 
 #[derive(Args)]
@@ -122,38 +115,6 @@ pub async fn run(global: &Global, command: WebhookCommand) -> anyhow::Result<()>
     }
 }
 
-pub fn parse_id(text: &str) -> anyhow::Result<WebhookId> {
-    text.parse()
-        .map_err(|e| anyhow::anyhow!("invalid webhook id `{text}`: {e}"))
-}
-
-pub async fn fetch(store: &dyn ConfigStore, id: &str) -> anyhow::Result<WebhookConfig> {
-    let id = parse_id(id)?;
-    match store.get(&id).await? {
-        Some(config) => Ok(config),
-        None => bail!("webhook {id} not found"),
-    }
-}
-
-pub fn check_odoo_url(url: &str) -> anyhow::Result<()> {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
-    match rest {
-        Some(host) if !host.is_empty() && !host.starts_with('/') => Ok(()),
-        _ => bail!("--odoo-url must be an http:// or https:// URL, got `{url}`"),
-    }
-}
-
-/// Refuses a blank value, which would otherwise be stored and only fail later (an Odoo login with no
-/// database, user or key fails on every call).
-pub fn require(option: &str, value: &str) -> anyhow::Result<()> {
-    if value.trim().is_empty() {
-        bail!("{option} must not be empty");
-    }
-    Ok(())
-}
-
 async fn create(global: &Global, store: &dyn ConfigStore, args: CreateArgs) -> anyhow::Result<()> {
     check_odoo_url(&args.odoo_url)?;
     require("--name", &args.name)?;
@@ -220,15 +181,6 @@ async fn list(global: &Global, store: &dyn ConfigStore, public_url: &str) -> any
     Ok(())
 }
 
-pub fn show(global: &Global, config: &WebhookConfig, public_url: &str) -> anyhow::Result<()> {
-    let view = WebhookView::of(config, public_url);
-    if global.json {
-        return print_json(&view);
-    }
-    view.print_text();
-    Ok(())
-}
-
 async fn rotate(global: &Global, store: &dyn ConfigStore, args: RotateArgs) -> anyhow::Result<()> {
     let mut config = fetch(store, &args.id).await?;
     let secret = config.rotate_secret(args.grace, OffsetDateTime::now_utc());
@@ -289,15 +241,4 @@ async fn delete(global: &Global, store: &dyn ConfigStore, args: IdArgs) -> anyho
     }
     println!("deleted webhook {id}");
     Ok(())
-}
-
-/// The set of models in `--models`, or `All` with `--all-models`; `None` when neither was given.
-pub fn model_choice(models: Vec<ModelName>, all: bool) -> Option<ModelAccess> {
-    if all {
-        Some(ModelAccess::All)
-    } else if models.is_empty() {
-        None
-    } else {
-        Some(ModelAccess::Only(models.into_iter().collect::<BTreeSet<_>>()))
-    }
 }

@@ -9,7 +9,7 @@ use crate::Global;
 use crate::units::{
     ModelFields, parse_model, parse_model_fields, parse_optional_callable, parse_optional_model,
 };
-use crate::webhook::{PublicUrl, check_odoo_url, fetch, model_choice, require, show};
+use crate::webhook_common::{PublicUrl, check_odoo_url, fetch, model_choice, require, show};
 
 #[derive(Args)]
 #[command(group = clap::ArgGroup::new("model_choice").multiple(false).args(["models", "all_models"]))]

@@ -94,3 +94,25 @@ fn missing_table_is_named_then_init_creates_it() {
     let error = fails(keyed(&["webhook", "show", id]));
     assert!(error.contains("not found"), "{error}");
 }
+
+#[test]
+fn deliveries_read_the_deliveries_table_that_init_creates() {
+    let moto = Moto::start().expect("moto_server is not installed; run scripts/ensure-tools.sh");
+    let store = "dynamodb:cli2-webhooks";
+    let error = fails(cli(&moto, store, &["deliveries", "list"]));
+    assert!(
+        error.contains("cli2-deliveries") && error.contains("bitconn store init"),
+        "{error}"
+    );
+    ok(cli(&moto, store, &["store", "init"]));
+    let listed = json(cli(
+        &moto,
+        store,
+        &["--json", "deliveries", "list", "--status", "dead"],
+    ));
+    assert_eq!(listed, serde_json::json!([]));
+    let error = fails(cli(&moto, store, &["deliveries", "show", "evt_absent"]));
+    assert!(error.contains("no delivery evt_absent"), "{error}");
+    let error = fails(cli(&moto, store, &["deliveries", "replay", "--dead"]));
+    assert!(error.contains("dead-letter queue in AWS"), "{error}");
+}

@@ -1,4 +1,4 @@
-//! `bitconn webhook outbound …` end to end: the built binary over a temporary SQLite store. Header values and
+//! `bitconn outbound …` end to end: the built binary over a temporary SQLite store. Header values and
 //! signing secrets are never printed back; a new signing secret is printed once.
 #![allow(clippy::unwrap_used)]
 
@@ -33,7 +33,7 @@ fn created(store: &TempStore) -> String {
 
 fn outbound(store: &TempStore, args: &[&str]) -> std::process::Command {
     let mut cmd = bitconn(&store.spec);
-    cmd.args(["--json", "webhook", "outbound"]).args(args);
+    cmd.args(["--json", "outbound"]).args(args);
     cmd
 }
 
@@ -74,7 +74,8 @@ fn set_show_and_rotate_never_print_credentials_back() {
     );
     assert!(!set.to_string().contains(HEADER_VALUE));
 
-    let rotated = json(outbound(&store, &["rotate-secret", &id, "--grace", "1h"]));
+    let rotated = json(outbound(&store, &["rotate-signing-secret", &id, "--grace", "1h"]));
+    assert_eq!(rotated["previous_valid_for_seconds"], 3600);
     let secret = rotated["signing_secret"].as_str().unwrap().to_owned();
     assert!(secret.starts_with("whsec_"));
     let shown = json(outbound(&store, &["show", &id]));
@@ -93,4 +94,38 @@ fn set_show_and_rotate_never_print_credentials_back() {
 
     assert!(fails(outbound(&store, &["set", &id, "--url", "ftp://x"])).contains("http:// or https://"));
     assert!(fails(outbound(&store, &["set", &id, "--allow-cidr", "nope"])).contains("CIDR"));
+}
+
+#[test]
+fn disable_enable_and_ordered_change_only_what_they_name() {
+    let store = TempStore::new();
+    let id = created(&store);
+    assert!(fails(outbound(&store, &["disable", &id])).contains("no outbound target yet"));
+    let set = json(outbound(
+        &store,
+        &["set", &id, "--url", "https://hooks.example.com/in", "--ordered"],
+    ));
+    assert_eq!(set["outbound"]["ordered"], true);
+    assert_eq!(set["outbound"]["enabled"], true);
+    let off = json(outbound(&store, &["disable", &id]));
+    assert_eq!(
+        (&off["outbound"]["enabled"], &off["outbound"]["ordered"]),
+        (&serde_json::json!(false), &serde_json::json!(true))
+    );
+    assert!(fails(outbound(&store, &["test", &id])).contains("outbound enable"));
+    let on = json(outbound(&store, &["enable", &id]));
+    assert_eq!(on["outbound"]["enabled"], true);
+    let unordered = json(outbound(&store, &["set", &id, "--ordered", "false"]));
+    assert_eq!(unordered["outbound"]["ordered"], false);
+    assert_eq!(unordered["outbound"]["url"], "https://hooks.example.com/in");
+
+    // The former place of the commands still works, the former name of the rotation too.
+    let mut old = bitconn(&store.spec);
+    old.args(["--json", "webhook", "outbound", "rotate-secret", &id]);
+    assert!(
+        json(old)["signing_secret"]
+            .as_str()
+            .unwrap()
+            .starts_with("whsec_")
+    );
 }

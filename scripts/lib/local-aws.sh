@@ -86,7 +86,7 @@ http.server.ThreadingHTTPServer(("127.0.0.1", port), Hook).serve_forever()
 PY
 PIDS+=($!)
 wait_port "$RECEIVER_PORT" "outbound receiver"
-${CARGO_TARGET_DIR:-target}/debug/bitconn webhook outbound set "$WEBHOOK_ID" \
+${CARGO_TARGET_DIR:-target}/debug/bitconn outbound set "$WEBHOOK_ID" \
   --url "http://127.0.0.1:$RECEIVER_PORT/hook" --allow-cidr 127.0.0.0/8 >/dev/null
 
 EVENTS="$WORK/events"

@@ -41,6 +41,8 @@ pub struct FunctionConfig {
     pub idempotency_table: Option<String>,
     /// `BITCONN_QUEUE`: the outbound queue (`sqs:<url>?dlq=…`) of the trigger and dispatch functions.
     pub queue: Option<String>,
+    /// `BITCONN_DELIVERIES_TABLE`: the delivery log table when it is not `<prefix>-deliveries`.
+    pub deliveries_table: Option<String>,
     /// `BITCONN_PUBLIC_URL`: the API's base URL, shown in `default_payload` answers.
     pub public_url: Option<String>,
     /// `BITCONN_ODOO_CONNECT_TIMEOUT` and `BITCONN_ODOO_TIMEOUT`.
@@ -93,6 +95,7 @@ impl FunctionConfig {
             execution_log_table: lookup("BITCONN_EXECUTION_LOG_TABLE"),
             idempotency_table: lookup("BITCONN_IDEMPOTENCY_TABLE"),
             queue: lookup("BITCONN_QUEUE"),
+            deliveries_table: lookup("BITCONN_DELIVERIES_TABLE"),
             public_url: lookup("BITCONN_PUBLIC_URL"),
             odoo_connect_timeout: timeout("BITCONN_ODOO_CONNECT_TIMEOUT")?,
             odoo_timeout: timeout("BITCONN_ODOO_TIMEOUT")?,
@@ -119,6 +122,18 @@ impl FunctionConfig {
     /// The outbound queue, which the trigger and dispatch functions cannot run without.
     pub fn queue_spec(&self) -> Result<QueueSpec, ConfigError> {
         Ok(self.queue.as_deref().ok_or(ConfigError::NoQueue)?.parse()?)
+    }
+
+    /// The DynamoDB delivery log table: `BITCONN_DELIVERIES_TABLE`, else the one beside a DynamoDB store; `None`
+    /// for other stores (local runs keep attempts in memory).
+    pub fn deliveries_table(&self) -> Result<Option<String>, InvalidStoreSpec> {
+        Ok(match (&self.deliveries_table, self.store_spec()?) {
+            (Some(table), _) => Some(table.clone()),
+            (None, StoreSpec::DynamoDb { webhooks_table, .. }) => {
+                Some(StoreSpec::default_deliveries_table(&webhooks_table))
+            }
+            (None, _) => None,
+        })
     }
 
     /// How the stores are opened: the default options with this function's seal key.
@@ -201,6 +216,18 @@ mod tests {
             error.contains("BITCONN_QUEUE") && error.contains("queue URL"),
             "{error}"
         );
+    }
+
+    #[test]
+    fn the_deliveries_table_follows_the_store_unless_named() {
+        assert_eq!(
+            from(&[]).unwrap().deliveries_table().unwrap().as_deref(),
+            Some("bitconn-deliveries")
+        );
+        let named = from(&[("BITCONN_DELIVERIES_TABLE", "attempts")]).unwrap();
+        assert_eq!(named.deliveries_table().unwrap().as_deref(), Some("attempts"));
+        let local = from(&[("BITCONN_STORE", "memory:")]).unwrap();
+        assert_eq!(local.deliveries_table().unwrap(), None);
     }
 
     #[test]

@@ -16,6 +16,7 @@ pub use traced::TracedDeliveryLog;
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::idempotency::IdempotencyStore;
+use bitconn::outbound::deliveries::{DeliveryLog, DynamoDeliveryLog, MemoryDeliveryLog};
 use bitconn::outbound::queue::{OpenedQueue, Queue, open_queue};
 use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::store::{ConfigStore, StoreOptions};
@@ -99,8 +100,8 @@ pub async fn build_trigger(config: &FunctionConfig) -> Result<LambdaGateway, lam
     .with_queue(queue.queue()))
 }
 
-/// The dispatcher on the SQS queue `BITCONN_QUEUE` names (the dispatch function). Every delivery attempt is a
-/// log line; the attempts themselves are kept in memory only until the DynamoDB delivery log is wired.
+/// The dispatcher on the SQS queue `BITCONN_QUEUE` names (the dispatch function), recording attempts in the
+/// DynamoDB delivery log and as one log line each.
 pub async fn build_dispatch(config: &FunctionConfig) -> Result<DispatchHost, lambda_runtime::Error> {
     let queue_spec = config.queue_spec()?;
     let options = shared_options(config).await;
@@ -117,9 +118,18 @@ pub async fn build_dispatch(config: &FunctionConfig) -> Result<DispatchHost, lam
         stores.idempotency,
         config.gateway_settings(),
     ));
-    let log = Arc::new(TracedDeliveryLog::new(Arc::new(
-        bitconn::outbound::deliveries::MemoryDeliveryLog::new(),
-    )));
+    let deliveries: Arc<dyn DeliveryLog> = match config.deliveries_table()? {
+        Some(table) => match &options.sdk_config {
+            Some(sdk) => Arc::new(DynamoDeliveryLog::from_sdk_config(
+                sdk,
+                table,
+                options.log_retention,
+            )),
+            None => Arc::new(MemoryDeliveryLog::new()),
+        },
+        None => Arc::new(MemoryDeliveryLog::new()),
+    };
+    let log = Arc::new(TracedDeliveryLog::new(deliveries));
     let dispatcher = Dispatcher::new(
         stores.config,
         queue.clone(),

@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use bitconn::config::WebhookId;
-use bitconn::outbound::deliveries::{Attempt, DeliveryLog, DeliveryLogError};
+use bitconn::outbound::deliveries::{Attempt, DeliveryLog, DeliveryLogError, DeliveryQuery, EventSummary};
 use std::sync::Arc;
 
 pub struct TracedDeliveryLog {
@@ -34,5 +34,13 @@ impl DeliveryLog for TracedDeliveryLog {
 
     async fn list(&self, webhook: Option<WebhookId>, limit: usize) -> Result<Vec<Attempt>, DeliveryLogError> {
         self.inner.list(webhook, limit).await
+    }
+
+    async fn events(&self, query: &DeliveryQuery) -> Result<Vec<EventSummary>, DeliveryLogError> {
+        self.inner.events(query).await
+    }
+
+    async fn event(&self, event_id: &str) -> Result<Vec<Attempt>, DeliveryLogError> {
+        self.inner.event(event_id).await
     }
 }

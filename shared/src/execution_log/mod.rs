@@ -15,7 +15,7 @@ pub use background::{
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::DynamoExecutionLog;
 pub use memory::MemoryExecutionLog;
-pub use redact::{REDACTED, redact_and_truncate, redact_json};
+pub use redact::{REDACTED, redact_and_truncate, redact_json, redact_value};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteExecutionLog;
 

@@ -43,6 +43,12 @@ pub fn redact_json(mut value: Value) -> String {
     truncate(value.to_string(), MAX_LOGGED_BODY_BYTES)
 }
 
+/// Replaces credential-like keys' values in place, keeping the rest whole (no size bound): for values that are
+/// stored to be used again, not only read.
+pub fn redact_value(value: &mut Value) {
+    redact(value);
+}
+
 fn is_credential_key(key: &str) -> bool {
     let key = key.to_ascii_lowercase().replace('-', "_");
     CREDENTIAL_KEY_PARTS.iter().any(|part| key.contains(part))

@@ -43,6 +43,44 @@ pub struct Answer {
     pub duration: Duration,
     /// True when nothing was sent because the SSRF guard refused the destination.
     pub refused: bool,
+    /// The headers sent, as the delivery log keeps them (`logged_headers`).
+    pub request_headers: BTreeMap<String, String>,
+}
+
+/// What the log keeps of the headers sent: custom headers' names only (their values may be credentials),
+/// signatures as a count, the rest as sent.
+pub fn logged_headers(
+    custom: &BTreeMap<String, String>,
+    sent_by_us: &[(&'static str, String)],
+) -> BTreeMap<String, String> {
+    let mut kept: BTreeMap<String, String> = custom
+        .keys()
+        .map(|name| {
+            (
+                name.to_ascii_lowercase(),
+                crate::execution_log::REDACTED.to_owned(),
+            )
+        })
+        .collect();
+    for (name, value) in sent_by_us {
+        let value = if *name == super::signature::HEADER_SIGNATURE {
+            value
+                .split(' ')
+                .map(|s| {
+                    format!(
+                        "{},{}",
+                        s.split(',').next().unwrap_or("v1"),
+                        crate::execution_log::REDACTED
+                    )
+                })
+                .collect::<Vec<_>>()
+                .join(" ")
+        } else {
+            value.clone()
+        };
+        kept.insert((*name).to_owned(), value);
+    }
+    kept
 }
 
 /// Delivers attempts; holds one HTTP client per (allow-list, timeout), so connections are pooled.
@@ -126,16 +164,19 @@ impl Deliverer {
         for (name, value) in out.headers {
             request = request.header(name.as_str(), value.as_str());
         }
+        let mut ours: Vec<(&'static str, String)> = vec![("user-agent", USER_AGENT.to_owned())];
         if out.body.is_some() && !out.headers.keys().any(|k| k.eq_ignore_ascii_case("content-type")) {
-            request = request.header(http::header::CONTENT_TYPE, "application/json");
+            ours.push(("content-type", "application/json".to_owned()));
         }
         if !secrets.is_empty() {
-            for (name, value) in signature_headers(out.event_id, timestamp, body, &secrets) {
-                request = request.header(name, value);
-            }
+            ours.extend(signature_headers(out.event_id, timestamp, body, &secrets));
         } else {
-            request = request.header(super::signature::HEADER_ID, out.event_id);
+            ours.push((super::signature::HEADER_ID, out.event_id.to_owned()));
         }
+        for (name, value) in &ours[1..] {
+            request = request.header(*name, value.as_str());
+        }
+        let request_headers = logged_headers(out.headers, &ours);
         if let Some(body) = out.body {
             request = request.body(body.to_vec());
         }
@@ -167,6 +208,7 @@ impl Deliverer {
             response: Some(capped_text(&kept)),
             duration: Duration::ZERO,
             refused: false,
+            request_headers,
         })
     }
 }
@@ -222,6 +264,22 @@ mod tests {
             Some(Duration::ZERO)
         );
         assert_eq!(parse_retry_after("soon"), None);
+    }
+
+    #[test]
+    fn logged_headers_keep_no_header_value_or_signature() {
+        let custom = BTreeMap::from([("Authorization".to_owned(), "Bearer rcv-secret".to_owned())]);
+        let ours = [
+            ("content-type", "application/json".to_owned()),
+            ("webhook-id", "evt_1".to_owned()),
+            ("webhook-signature", "v1,AAAA v1,BBBB".to_owned()),
+        ];
+        let kept = logged_headers(&custom, &ours);
+        assert_eq!(kept["authorization"], crate::execution_log::REDACTED);
+        assert_eq!(kept["webhook-id"], "evt_1");
+        assert_eq!(kept["webhook-signature"], "v1,[redacted] v1,[redacted]");
+        let text = format!("{kept:?}");
+        assert!(!text.contains("rcv-secret") && !text.contains("AAAA"), "{text}");
     }
 
     #[tokio::test]

@@ -67,6 +67,9 @@ struct Draft {
     webhook: crate::config::WebhookId,
     attempt: u32,
     url: String,
+    /// The body sent, as the log keeps it, once it is built.
+    payload: Option<String>,
+    job: Option<Value>,
 }
 
 impl Dispatcher {
@@ -168,6 +171,8 @@ impl Dispatcher {
             webhook: *webhook_id,
             attempt: received.attempt,
             url: String::new(),
+            payload: None,
+            job: super::deliveries::logged_job(&received.job),
         };
         let config = match self.store.get(webhook_id).await {
             Ok(Some(config)) => config,
@@ -224,6 +229,7 @@ impl Dispatcher {
             Err(reason) => return self.fail_now(draft, format!("payload: {reason}")).await,
         };
         let sends_body = !matches!(target.verb, HttpVerb::Get | HttpVerb::Delete);
+        draft.payload = sends_body.then(|| super::deliveries::logged_payload(&body));
         let secrets = target
             .signing
             .as_ref()
@@ -373,6 +379,10 @@ impl Dispatcher {
             duration_ms: u64::try_from(answer.duration.as_millis()).unwrap_or(u64::MAX),
             error: answer.error.clone(),
             response: answer.response.clone(),
+            test: false,
+            payload: draft.payload,
+            request_headers: answer.request_headers.clone(),
+            job: draft.job,
         };
         if let Err(error) = self.log.record(attempt).await {
             tracing::warn!(%error, "a delivery attempt was not logged");

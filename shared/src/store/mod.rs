@@ -17,6 +17,8 @@ pub use dynamodb::{DynamoConfigStore, create_log_table, create_webhooks_table};
 pub use memory::MemoryConfigStore;
 #[cfg(feature = "kms")]
 pub use open::aws_sdk_config;
+#[cfg(feature = "dynamodb")]
+pub use open::open_dynamodb_deliveries;
 pub use open::{StoreOptions, Stores, init_stores, init_stores_with, open_stores, open_stores_with};
 pub use spec::{InvalidStoreSpec, SqliteLocation, StoreSpec};
 #[cfg(feature = "sqlite")]

@@ -235,7 +235,23 @@ async fn init_dynamodb(webhooks: &str, log: &str, options: &StoreOptions) -> Res
     let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
     super::create_webhooks_table(&client, webhooks).await?;
     super::create_log_table(&client, log).await?;
+    crate::outbound::deliveries::create_deliveries_table(
+        &client,
+        &StoreSpec::default_deliveries_table(webhooks),
+    )
+    .await?;
     crate::idempotency::create_idempotency_table(&client, &idempotency_table(webhooks, options)).await
+}
+
+/// The outbound delivery log that goes with a DynamoDB webhooks table (`<prefix>-deliveries`).
+#[cfg(feature = "dynamodb")]
+pub async fn open_dynamodb_deliveries(
+    webhooks_table: &str,
+    options: &StoreOptions,
+) -> crate::outbound::deliveries::DynamoDeliveryLog {
+    let client = aws_sdk_dynamodb::Client::new(&sdk_config(options).await);
+    let table = StoreSpec::default_deliveries_table(webhooks_table);
+    crate::outbound::deliveries::DynamoDeliveryLog::with_retention(client, table, options.log_retention)
 }
 
 /// The idempotency table `options` names, else the one derived from the webhooks table.

@@ -10,6 +10,7 @@ const TABLE_NAME_LEN: std::ops::RangeInclusive<usize> = 3..=255;
 const WEBHOOKS_SUFFIX: &str = "-webhooks";
 const LOG_SUFFIX: &str = "-execution-log";
 const IDEMPOTENCY_SUFFIX: &str = "-idempotency";
+const DELIVERIES_SUFFIX: &str = "-deliveries";
 /// The only option a `dynamodb:` spec takes: `dynamodb:<webhooks table>?log_table=<log table>`.
 const LOG_TABLE_OPTION: &str = "log_table";
 const ACCEPTED: &str =
@@ -76,6 +77,14 @@ impl StoreSpec {
         match webhooks_table.strip_suffix(WEBHOOKS_SUFFIX) {
             Some(prefix) if !prefix.is_empty() => format!("{prefix}{IDEMPOTENCY_SUFFIX}"),
             _ => format!("{webhooks_table}{IDEMPOTENCY_SUFFIX}"),
+        }
+    }
+
+    /// The outbound delivery log table that goes with a webhooks table (`<prefix>-deliveries`, as for the others).
+    pub fn default_deliveries_table(webhooks_table: &str) -> String {
+        match webhooks_table.strip_suffix(WEBHOOKS_SUFFIX) {
+            Some(prefix) if !prefix.is_empty() => format!("{prefix}{DELIVERIES_SUFFIX}"),
+            _ => format!("{webhooks_table}{DELIVERIES_SUFFIX}"),
         }
     }
 

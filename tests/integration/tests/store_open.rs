@@ -138,4 +138,8 @@ async fn dynamodb_stores_before_and_after_init() {
         tables.contains(&format!("{prefix}-idempotency")),
         "init creates the Idempotency-Key table: {tables:?}"
     );
+    assert!(
+        tables.contains(&format!("{prefix}-deliveries")),
+        "init creates the outbound delivery log table: {tables:?}"
+    );
 }

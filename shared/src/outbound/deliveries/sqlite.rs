@@ -1,12 +1,16 @@
-//! `DeliveryLog` on SQLite, beside the queue in the outbound database; entries older than the retention are
-//! neither returned nor kept.
+//! `DeliveryLog` on SQLite, beside the queue in the outbound database: one row per attempt, events read by
+//! grouping them; entries older than the retention are neither returned nor kept.
 
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
 use std::sync::{Arc, Mutex, PoisonError};
 use time::OffsetDateTime;
 
-use super::{Attempt, AttemptOutcome, DeliveryLog, DeliveryLogError};
+use serde_json::Value;
+
+use super::{
+    Attempt, AttemptOutcome, DeliveryLog, DeliveryLogError, DeliveryQuery, EventSummary, StatusFilter,
+};
 use crate::config::WebhookId;
 use crate::store::SqliteLocation;
 
@@ -28,6 +32,17 @@ CREATE INDEX IF NOT EXISTS deliveries_by_webhook ON deliveries (webhook_id, at_n
 CREATE INDEX IF NOT EXISTS deliveries_by_time ON deliveries (at_ns);
 ";
 
+/// Columns added after the first layout, added to an older file when it is opened.
+const ADDED_COLUMNS: &[(&str, &str)] = &[
+    ("test", "INTEGER NOT NULL DEFAULT 0"),
+    ("payload", "TEXT"),
+    ("request_headers", "TEXT"),
+    ("job", "TEXT"),
+];
+const EVENT_INDEX: &str = "CREATE INDEX IF NOT EXISTS deliveries_by_event ON deliveries (event_id, seq)";
+const COLUMNS: &str = "event_id, webhook_id, attempt, at_ns, url, outcome, status, duration_ms, error, response, \
+                       test, payload, request_headers, job";
+
 #[derive(Clone)]
 pub struct SqliteDeliveryLog {
     connection: Arc<Mutex<Connection>>,
@@ -48,6 +63,7 @@ impl SqliteDeliveryLog {
         let connection = tokio::task::spawn_blocking(move || {
             let connection = crate::outbound::queue::open_connection(&location)?;
             connection.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+            add_columns(&connection).map_err(|e| e.to_string())?;
             Ok::<_, String>(connection)
         })
         .await
@@ -78,27 +94,74 @@ fn nanos(at: OffsetDateTime) -> i64 {
     i64::try_from(at.unix_timestamp_nanos()).unwrap_or(i64::MAX)
 }
 
+fn add_columns(connection: &Connection) -> rusqlite::Result<()> {
+    let mut info = connection.prepare("SELECT name FROM pragma_table_info('deliveries')")?;
+    let present: Vec<String> = info.query_map([], |r| r.get(0))?.collect::<Result<_, _>>()?;
+    for (name, definition) in ADDED_COLUMNS {
+        if !present.iter().any(|p| p == name) {
+            connection.execute_batch(&format!("ALTER TABLE deliveries ADD COLUMN {name} {definition}"))?;
+        }
+    }
+    connection.execute_batch(EVENT_INDEX)
+}
+
+fn decode(r: &rusqlite::Row<'_>) -> rusqlite::Result<Attempt> {
+    let id: String = r.get(1)?;
+    let at: i64 = r.get(3)?;
+    let outcome: String = r.get(5)?;
+    let duration: i64 = r.get(7)?;
+    let headers: Option<String> = r.get(12)?;
+    let job: Option<String> = r.get(13)?;
+    Ok(Attempt {
+        event_id: r.get(0)?,
+        webhook_id: id.parse().unwrap_or_else(|_| WebhookId::generate()),
+        attempt: r.get(2)?,
+        at: from_nanos(at),
+        url: r.get(4)?,
+        outcome: AttemptOutcome::parse(&outcome).unwrap_or(AttemptOutcome::Skipped),
+        status: r.get(6)?,
+        duration_ms: u64::try_from(duration).unwrap_or(0),
+        error: r.get(8)?,
+        response: r.get(9)?,
+        test: r.get::<_, i64>(10)? != 0,
+        payload: r.get(11)?,
+        request_headers: headers
+            .and_then(|h| serde_json::from_str(&h).ok())
+            .unwrap_or_default(),
+        job: job.and_then(|j| serde_json::from_str(&j).ok()),
+    })
+}
+
+fn from_nanos(at: i64) -> OffsetDateTime {
+    OffsetDateTime::from_unix_timestamp_nanos(i128::from(at)).unwrap_or(OffsetDateTime::UNIX_EPOCH)
+}
+
 #[async_trait]
 impl DeliveryLog for SqliteDeliveryLog {
     async fn record(&self, a: Attempt) -> Result<(), DeliveryLogError> {
+        let headers = serde_json::to_string(&a.request_headers).map_err(err)?;
+        let job = a.job.as_ref().map(Value::to_string);
         self.call(move |c, cutoff| {
             c.execute("DELETE FROM deliveries WHERE at_ns < ?1", params![cutoff])?;
-            c.execute(
-                "INSERT INTO deliveries (event_id, webhook_id, attempt, at_ns, url, outcome, status, duration_ms, error, response)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
-                params![
-                    a.event_id,
-                    a.webhook_id.to_string(),
-                    a.attempt,
-                    nanos(a.at),
-                    a.url,
-                    a.outcome.as_str(),
-                    a.status,
-                    i64::try_from(a.duration_ms).unwrap_or(i64::MAX),
-                    a.error,
-                    a.response
-                ],
-            )?;
+            c.prepare_cached(&format!(
+                "INSERT INTO deliveries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
+            ))?
+            .execute(params![
+                a.event_id,
+                a.webhook_id.to_string(),
+                a.attempt,
+                nanos(a.at),
+                a.url,
+                a.outcome.as_str(),
+                a.status,
+                i64::try_from(a.duration_ms).unwrap_or(i64::MAX),
+                a.error,
+                a.response,
+                a.test,
+                a.payload,
+                headers,
+                job
+            ])?;
             Ok(())
         })
         .await
@@ -108,30 +171,69 @@ impl DeliveryLog for SqliteDeliveryLog {
         let webhook = webhook.map(|w| w.to_string());
         let limit = i64::try_from(limit).unwrap_or(i64::MAX);
         self.call(move |c, cutoff| {
+            let mut select = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM deliveries WHERE at_ns >= ?1 AND (?2 IS NULL OR webhook_id = ?2)
+                 ORDER BY at_ns DESC, seq DESC LIMIT ?3"
+            ))?;
+            let rows = select.query_map(params![cutoff, webhook, limit], decode)?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn events(&self, query: &DeliveryQuery) -> Result<Vec<EventSummary>, DeliveryLogError> {
+        let webhook = query.webhook.map(|w| w.to_string());
+        let from = nanos(query.oldest_kept(self.retention, OffsetDateTime::now_utc()));
+        // `,delivered,dead,` style: the outcomes kept, or NULL for any.
+        let outcomes = query.status.and_then(|s| s.outcomes()).map(|list| {
+            let names: Vec<&str> = list.iter().map(|o| o.as_str()).collect();
+            format!(",{},", names.join(","))
+        });
+        let tests_only = query.status == Some(StatusFilter::Test);
+        let limit = i64::try_from(query.capped_limit()).unwrap_or(i64::MAX);
+        self.call(move |c, cutoff| {
             let mut select = c.prepare_cached(
-                "SELECT event_id, webhook_id, attempt, at_ns, url, outcome, status, duration_ms, error, response
-                 FROM deliveries WHERE at_ns >= ?1 AND (?2 IS NULL OR webhook_id = ?2)
-                 ORDER BY at_ns DESC, seq DESC LIMIT ?3",
+                "WITH last AS (
+                     SELECT event_id, max(seq) AS seq, count(*) AS n, min(at_ns) AS first_ns FROM deliveries
+                     WHERE at_ns >= ?1 AND (?2 IS NULL OR webhook_id = ?2) GROUP BY event_id)
+                 SELECT d.event_id, d.webhook_id, d.outcome, d.test, last.n, last.first_ns, d.at_ns, d.url,
+                        d.status, d.error
+                 FROM last JOIN deliveries d ON d.seq = last.seq
+                 WHERE d.at_ns >= ?3 AND (?4 IS NULL OR instr(?4, ',' || d.outcome || ',') > 0)
+                   AND (?5 = 0 OR d.test = 1)
+                 ORDER BY d.at_ns DESC, d.event_id DESC LIMIT ?6",
             )?;
-            let rows = select.query_map(params![cutoff, webhook, limit], |r| {
-                let id: String = r.get(1)?;
-                let at: i64 = r.get(3)?;
-                let outcome: String = r.get(5)?;
-                let duration: i64 = r.get(7)?;
-                Ok(Attempt {
-                    event_id: r.get(0)?,
-                    webhook_id: id.parse().unwrap_or_else(|_| WebhookId::generate()),
-                    attempt: r.get(2)?,
-                    at: OffsetDateTime::from_unix_timestamp_nanos(i128::from(at))
-                        .unwrap_or(OffsetDateTime::UNIX_EPOCH),
-                    url: r.get(4)?,
-                    outcome: AttemptOutcome::parse(&outcome).unwrap_or(AttemptOutcome::Skipped),
-                    status: r.get(6)?,
-                    duration_ms: u64::try_from(duration).unwrap_or(0),
-                    error: r.get(8)?,
-                    response: r.get(9)?,
-                })
-            })?;
+            let rows = select.query_map(
+                params![cutoff, webhook, from.max(cutoff), outcomes, tests_only, limit],
+                |r| {
+                    let id: String = r.get(1)?;
+                    let outcome: String = r.get(2)?;
+                    Ok(EventSummary {
+                        event_id: r.get(0)?,
+                        webhook_id: id.parse().unwrap_or_else(|_| WebhookId::generate()),
+                        status: AttemptOutcome::parse(&outcome).unwrap_or(AttemptOutcome::Skipped),
+                        test: r.get::<_, i64>(3)? != 0,
+                        attempts: r.get(4)?,
+                        first_at: from_nanos(r.get(5)?),
+                        last_at: from_nanos(r.get(6)?),
+                        url: r.get(7)?,
+                        last_status: r.get(8)?,
+                        last_error: r.get(9)?,
+                    })
+                },
+            )?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn event(&self, event_id: &str) -> Result<Vec<Attempt>, DeliveryLogError> {
+        let event_id = event_id.to_owned();
+        self.call(move |c, cutoff| {
+            let mut select = c.prepare_cached(&format!(
+                "SELECT {COLUMNS} FROM deliveries WHERE event_id = ?1 AND at_ns >= ?2 ORDER BY seq"
+            ))?;
+            let rows = select.query_map(params![event_id, cutoff], decode)?;
             rows.collect()
         })
         .await
