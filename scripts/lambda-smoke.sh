@@ -63,5 +63,8 @@ if [ "$failures" != 0 ] || [ "$delivered" != 1 ]; then
   echo "FAIL dispatch: $failures batch failures, $delivered deliveries: $answer" >&2; cat "$WORK/watch-dispatch.log" >&2
   exit 1
 fi
-echo "ok   dispatch sqs-dispatch.json (the queued job) -> delivered, no batch failures"
+event_id=$(head -n1 "$RECEIVED")
+${CARGO_TARGET_DIR:-target}/debug/bitconn deliveries list | grep -q "$event_id" || {
+  echo "FAIL dispatch: $event_id is not in the deliveries table" >&2; exit 1; }
+echo "ok   dispatch sqs-dispatch.json (the queued job) -> delivered, no batch failures, in the delivery log"
 echo "lambda smoke: all invocations answered as expected"
