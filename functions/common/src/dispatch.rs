@@ -60,7 +60,6 @@ pub async fn handle_sqs_event(
             None => unordered.push(message),
         }
     }
-    let unordered = futures_util::future::join_all(unordered.into_iter().map(|m| settle(host, m, lease)));
     let ordered = futures_util::future::join_all(groups.into_values().map(|messages| async move {
         let mut left = Vec::new();
         for message in messages {
@@ -77,20 +76,12 @@ pub async fn handle_sqs_event(
         }
         left
     }));
-    let (unordered, ordered) = futures_util::join!(unordered, ordered);
-    let event_records = event.records.iter();
-    let mut failed: Vec<String> = unordered
+    let (unordered, ordered) = futures_util::join!(settle_together(host, &unordered, lease), ordered);
+    let failed: Vec<String> = unordered
         .into_iter()
-        .zip(event_records.filter(|m| !m.attributes.contains_key("MessageGroupId")))
-        .filter(|(done, _)| !done)
-        .map(|(_, m)| m.message_id.clone().unwrap_or_default())
+        .chain(ordered.into_iter().flatten())
+        .map(|m| m.message_id.clone().unwrap_or_default())
         .collect();
-    failed.extend(
-        ordered
-            .into_iter()
-            .flatten()
-            .map(|m| m.message_id.clone().unwrap_or_default()),
-    );
     let mut response = SqsBatchResponse::default();
     response.batch_item_failures = failed
         .into_iter()
@@ -101,6 +92,42 @@ pub async fn handle_sqs_event(
         })
         .collect();
     response
+}
+
+/// Unordered records go to the dispatcher as one batch (it may read the records of one model together);
+/// returns those that stay on the queue.
+async fn settle_together<'a>(
+    host: &DispatchHost,
+    messages: &[&'a SqsMessage],
+    lease: Duration,
+) -> Vec<&'a SqsMessage> {
+    let accepted =
+        futures_util::future::join_all(messages.iter().map(|m| host.queue.accept(record(m), lease))).await;
+    let mut left = Vec::new();
+    let (mut jobs, mut leased) = (Vec::new(), Vec::new());
+    for (message, accepted) in messages.iter().zip(accepted) {
+        match accepted {
+            Ok(Accepted::Job(received)) => {
+                jobs.push(*received);
+                leased.push(*message);
+            }
+            Ok(Accepted::Discarded) => {}
+            Ok(Accepted::Deferred) => left.push(*message),
+            Err(error) => {
+                tracing::warn!(message = message.message_id.as_deref().unwrap_or(""), %error, "cannot read a queued job");
+                left.push(*message);
+            }
+        }
+    }
+    let done = host.dispatcher.process_received(jobs).await;
+    left.extend(
+        leased
+            .into_iter()
+            .zip(done)
+            .filter(|(_, done)| !done)
+            .map(|(m, _)| m),
+    );
+    left
 }
 
 /// Whether the record left the queue.

@@ -377,3 +377,19 @@ async fn a_record_that_is_not_a_job_is_dead_lettered_not_retried() {
         .to_owned();
     assert!(reason.starts_with("undecodable"), "{reason}");
 }
+
+#[tokio::test]
+async fn a_batch_reports_only_the_jobs_that_stay_on_the_queue() {
+    let receiver = Receiver::start(&[500]).await;
+    let setup = setup(&receiver, 3, false).await;
+    let mut triggered = vec![setup.trigger().await, setup.trigger().await];
+    let batch = setup.event(false).await;
+    assert_eq!(batch.records.len(), 2);
+    let failed = setup.dispatch(batch).await;
+    assert_eq!(failed.len(), 1, "the delivered one is not reported: {failed:?}");
+    assert_eq!(setup.visible(false).await, 1, "only the failed one is left");
+    let mut sent = receiver.ids();
+    sent.sort();
+    triggered.sort();
+    assert_eq!(sent, triggered, "both were sent once");
+}
