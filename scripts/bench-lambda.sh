@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lambda figures of the release bootstraps (inbound, schema, terminal-token) against a hello-world baseline
+# Lambda figures of the release bootstraps (inbound, schema, terminal-token, trigger, dispatch) against a hello-world baseline
 # (functions/hello-baseline, the same release profile): stripped sizes; cold start (spawn -> first
 # GET /runtime/invocation/next against a local runtime API stub), every function timed in each of $RUNS rounds
 # with the order rotated, medians and the ratio to the baseline; peak RSS (VmHWM) over $INVOCATIONS invocations
@@ -9,10 +9,10 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-7}
 INVOCATIONS=${INVOCATIONS:-1000}
-FUNCTIONS=(inbound schema terminal-token)
+FUNCTIONS=(inbound schema terminal-token trigger dispatch)
 cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
-cargo build -q --release -p hello-baseline -p inbound -p schema -p terminal-token \
-  --bin hello-baseline --bin inbound --bin schema --bin terminal-token --example lambda_bench
+cargo build -q --release -p hello-baseline -p inbound -p schema -p terminal-token -p trigger -p dispatch \
+  --bin hello-baseline --bin inbound --bin schema --bin terminal-token --bin trigger --bin dispatch --example lambda_bench
 RELEASE=${CARGO_TARGET_DIR:-target}/release
 BENCH=$RELEASE/examples/lambda_bench
 source scripts/lib/local-aws.sh
@@ -38,7 +38,20 @@ for key in ("queryStringParameters", "pathParameters"):
 event["headers"].pop("authorization", None)
 json.dump(event, open(f"{sys.argv[1]}/terminal-token.json", "w"))
 PY
-for spec in inbound=apigw-v2-search-base64.json schema=apigw-v2-schema.json terminal-token=terminal-token.json; do
+# dispatch gets the SQS fixture with a job of the webhook on a real record; every invocation delivers it to the
+# local receiver (the first one deletes the message, the others find it gone).
+python3 - "$EVENTS/sqs-dispatch.json" "$QUEUE_URL" >"$EVENTS/sqs-dispatch-bench.json" <<'PY'
+import boto3, json, os, sys
+event = json.load(open(sys.argv[1]))
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+record = event["Records"][0]
+sqs.send_message(QueueUrl=sys.argv[2], MessageBody=record["body"])
+got = sqs.receive_message(QueueUrl=sys.argv[2], VisibilityTimeout=900)["Messages"][0]
+record.update(messageId=got["MessageId"], receiptHandle=got["ReceiptHandle"])
+json.dump(event, sys.stdout)
+PY
+for spec in inbound=apigw-v2-search-base64.json schema=apigw-v2-schema.json terminal-token=terminal-token.json \
+  trigger=apigw-v2-outbound-trigger.json dispatch=sqs-dispatch-bench.json; do
   function=${spec%%=*}
   echo -n "$function: "
   RUST_LOG=info "$BENCH" rss "$RELEASE/$function" "$EVENTS/${spec##*=}" "$INVOCATIONS"

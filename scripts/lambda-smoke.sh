@@ -1,12 +1,13 @@
 #!/usr/bin/env bash
-# Runs the `inbound` and `schema` functions under cargo-lambda's emulator (`cargo lambda watch`) and invokes
-# them with the committed API Gateway / function URL fixtures (`cargo lambda invoke --data-file`), against
-# moto's DynamoDB and the Odoo simulator. Fails unless every invocation answers the expected HTTP status.
+# Runs the `inbound`, `schema`, `trigger` and `dispatch` functions under cargo-lambda's emulator (`cargo lambda
+# watch`) and invokes them with the committed API Gateway / function URL / SQS fixtures (`cargo lambda invoke
+# --data-file`), against moto's DynamoDB and SQS and the Odoo simulator. Fails unless every HTTP invocation
+# answers the expected status and the job the trigger queued is delivered by dispatch with no batch failure.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-lambda >/dev/null || { echo "cargo-lambda missing: run scripts/ensure-tools.sh" >&2; exit 1; }
-cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim -p inbound -p schema
+cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim -p inbound -p schema -p trigger -p dispatch
 source scripts/lib/local-aws.sh
 
 invoke_all() {
@@ -35,4 +36,35 @@ invoke_all inbound "$(free_port)" \
   apigw-v2-create.json=200 apigw-v2-search-base64.json=200 apigw-v2-bad-secret.json=401 \
   function-url-search.json=200 apigw-rest-v1-read.json=200
 invoke_all schema "$(free_port)" apigw-v2-schema.json=200 apigw-v2-required.json=200
+invoke_all trigger "$(free_port)" apigw-v2-outbound-trigger.json=202
+
+# The SQS fixture, its record replaced by the job the trigger queued (as the event source would hand it over).
+python3 - "$EVENTS/sqs-dispatch.json" "$QUEUE_URL" >"$EVENTS/sqs-dispatch-live.json" <<'PY'
+import boto3, json, os, sys
+event = json.load(open(sys.argv[1]))
+sqs = boto3.client("sqs", endpoint_url=os.environ["AWS_ENDPOINT_URL"])
+got = sqs.receive_message(QueueUrl=sys.argv[2], MaxNumberOfMessages=10, VisibilityTimeout=900,
+                          MessageSystemAttributeNames=["All"]).get("Messages", [])
+assert len(got) == 1, f"the trigger queued {len(got)} jobs, not 1"
+record = dict(event["Records"][0], messageId=got[0]["MessageId"], receiptHandle=got[0]["ReceiptHandle"],
+              body=got[0]["Body"], attributes=got[0]["Attributes"], md5OfBody=got[0]["MD5OfBody"],
+              eventSourceARN="arn:aws:sqs:us-east-1:123456789012:local-outbound")
+json.dump(dict(event, Records=[record]), sys.stdout)
+PY
+port=$(free_port)
+RUST_LOG=info cargo lambda watch -q --ignore-changes -p dispatch -A 127.0.0.1 -P "$port" >"$WORK/watch-dispatch.log" 2>&1 &
+PIDS+=($!)
+wait_port "$port" "cargo lambda watch (dispatch)"
+answer=$(cargo lambda invoke dispatch -A 127.0.0.1 -P "$port" --data-file "$EVENTS/sqs-dispatch-live.json" -o json) || {
+  echo "invoke dispatch failed; emulator log:" >&2; cat "$WORK/watch-dispatch.log" >&2; exit 1; }
+failures=$(python3 -c 'import json,sys; print(len(json.load(sys.stdin)["batchItemFailures"]))' <<<"$answer")
+delivered=$(grep -c '^evt_' "$RECEIVED" 2>/dev/null || true)
+if [ "$failures" != 0 ] || [ "$delivered" != 1 ]; then
+  echo "FAIL dispatch: $failures batch failures, $delivered deliveries: $answer" >&2; cat "$WORK/watch-dispatch.log" >&2
+  exit 1
+fi
+event_id=$(head -n1 "$RECEIVED")
+${CARGO_TARGET_DIR:-target}/debug/bitconn deliveries list | grep -q "$event_id" || {
+  echo "FAIL dispatch: $event_id is not in the deliveries table" >&2; exit 1; }
+echo "ok   dispatch sqs-dispatch.json (the queued job) -> delivered, no batch failures, in the delivery log"
 echo "lambda smoke: all invocations answered as expected"

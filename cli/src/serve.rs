@@ -4,7 +4,7 @@ use anyhow::Context as _;
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::outbound::deliveries::{DeliveryLog, SqliteDeliveryLog};
-use bitconn::outbound::queue::{Queue, SqliteQueue};
+use bitconn::outbound::queue::{OpenedQueue, Queue, QueueSpec, open_queue};
 use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::server::ServerLimits;
 use clap::Args;
@@ -203,20 +203,22 @@ async fn open_outbound(global: &Global) -> anyhow::Result<Option<Outbound>> {
         }
         StoreSpec::DynamoDb { .. } => return Ok(None),
     };
-    let queue = SqliteQueue::open(&location)
+    let opened = open_queue(&QueueSpec::Sqlite(location.clone()), &Default::default())
         .await
         .context("cannot open the outbound queue")?;
-    let released = queue
-        .release_leases()
-        .await
-        .context("cannot open the outbound queue")?;
-    if released > 0 {
-        tracing::info!(released, "outbound jobs of a previous run are delivered again");
+    if let OpenedQueue::Sqlite(queue) = &opened {
+        let released = queue
+            .release_leases()
+            .await
+            .context("cannot open the outbound queue")?;
+        if released > 0 {
+            tracing::info!(released, "outbound jobs of a previous run are delivered again");
+        }
     }
     let deliveries = SqliteDeliveryLog::open(&location, bitconn::execution_log::DEFAULT_RETENTION)
         .await
         .context("cannot open the delivery log")?;
-    Ok(Some((Arc::new(queue), Arc::new(deliveries))))
+    Ok(Some((opened.queue(), Arc::new(deliveries))))
 }
 
 fn on_off(flag: bool) -> &'static str {

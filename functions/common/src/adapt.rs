@@ -9,7 +9,7 @@ use tracing::Instrument as _;
 
 use crate::{LOG_SETTLE_TIMEOUT, LambdaGateway};
 
-const WEBHOOK_PATH_PREFIX: &str = "/bitconn/webhook/";
+const WEBHOOK_PATH_PREFIXES: [&str; 2] = ["/bitconn/webhook/", "/bitconn/outbound/"];
 
 /// Handles one event: never fails, every outcome is an HTTP response. Logs one structured line per request
 /// (request id, webhook id, method, model, status, duration, Odoo calls; never credentials or bodies).
@@ -109,9 +109,12 @@ fn request_id(request: &lambda_http::Request) -> String {
     }
 }
 
-/// The `{id}` segment of `/bitconn/webhook/{id}[/…]`, or "" for other paths (it is only logged).
+/// The `{id}` segment of `/bitconn/webhook/{id}[/…]` or `/bitconn/outbound/{id}`, or "" for other paths (it is
+/// only logged).
 fn webhook_id(path: &str) -> &str {
-    path.strip_prefix(WEBHOOK_PATH_PREFIX)
+    WEBHOOK_PATH_PREFIXES
+        .iter()
+        .find_map(|prefix| path.strip_prefix(prefix))
         .and_then(|rest| rest.split('/').next())
         .unwrap_or("")
 }
@@ -131,6 +134,7 @@ mod tests {
     fn webhook_id_from_paths() {
         assert_eq!(webhook_id("/bitconn/webhook/abc"), "abc");
         assert_eq!(webhook_id("/bitconn/webhook/abc/schema"), "abc");
+        assert_eq!(webhook_id("/bitconn/outbound/abc"), "abc");
         assert_eq!(webhook_id("/healthz"), "");
     }
 

@@ -2,6 +2,7 @@
 
 use bitconn::gateway::GatewaySettings;
 use bitconn::odoo::tls::{InvalidRootSource, ROOTS_ENV, RootSource};
+use bitconn::outbound::queue::{InvalidQueueSpec, QueueSpec};
 use bitconn::seal::{InvalidSealSpec, SealSpec};
 use bitconn::store::{InvalidStoreSpec, StoreOptions, StoreSpec};
 use std::time::Duration;
@@ -23,6 +24,10 @@ pub enum ConfigError {
     Seal(#[from] InvalidSealSpec),
     #[error(transparent)]
     TlsRoots(#[from] InvalidRootSource),
+    #[error("BITCONN_QUEUE: {0}")]
+    Queue(#[from] InvalidQueueSpec),
+    #[error("BITCONN_QUEUE is not set: this function needs the outbound queue (sqs:<queue url>?dlq=…)")]
+    NoQueue,
 }
 
 /// Everything a function reads from its environment (the AWS SDK reads its own `AWS_*` variables).
@@ -34,6 +39,10 @@ pub struct FunctionConfig {
     pub execution_log_table: Option<String>,
     /// `BITCONN_IDEMPOTENCY_TABLE`: the `Idempotency-Key` table when it is not `<prefix>-idempotency`.
     pub idempotency_table: Option<String>,
+    /// `BITCONN_QUEUE`: the outbound queue (`sqs:<url>?dlq=…`) of the trigger and dispatch functions.
+    pub queue: Option<String>,
+    /// `BITCONN_DELIVERIES_TABLE`: the delivery log table when it is not `<prefix>-deliveries`.
+    pub deliveries_table: Option<String>,
     /// `BITCONN_PUBLIC_URL`: the API's base URL, shown in `default_payload` answers.
     pub public_url: Option<String>,
     /// `BITCONN_ODOO_CONNECT_TIMEOUT` and `BITCONN_ODOO_TIMEOUT`.
@@ -85,6 +94,8 @@ impl FunctionConfig {
             store: lookup("BITCONN_STORE").unwrap_or_else(|| DEFAULT_STORE.to_owned()),
             execution_log_table: lookup("BITCONN_EXECUTION_LOG_TABLE"),
             idempotency_table: lookup("BITCONN_IDEMPOTENCY_TABLE"),
+            queue: lookup("BITCONN_QUEUE"),
+            deliveries_table: lookup("BITCONN_DELIVERIES_TABLE"),
             public_url: lookup("BITCONN_PUBLIC_URL"),
             odoo_connect_timeout: timeout("BITCONN_ODOO_CONNECT_TIMEOUT")?,
             odoo_timeout: timeout("BITCONN_ODOO_TIMEOUT")?,
@@ -106,6 +117,23 @@ impl FunctionConfig {
             Some(table) => spec.with_log_table(table),
             None => Ok(spec),
         }
+    }
+
+    /// The outbound queue, which the trigger and dispatch functions cannot run without.
+    pub fn queue_spec(&self) -> Result<QueueSpec, ConfigError> {
+        Ok(self.queue.as_deref().ok_or(ConfigError::NoQueue)?.parse()?)
+    }
+
+    /// The DynamoDB delivery log table: `BITCONN_DELIVERIES_TABLE`, else the one beside a DynamoDB store; `None`
+    /// for other stores (local runs keep attempts in memory).
+    pub fn deliveries_table(&self) -> Result<Option<String>, InvalidStoreSpec> {
+        Ok(match (&self.deliveries_table, self.store_spec()?) {
+            (Some(table), _) => Some(table.clone()),
+            (None, StoreSpec::DynamoDb { webhooks_table, .. }) => {
+                Some(StoreSpec::default_deliveries_table(&webhooks_table))
+            }
+            (None, _) => None,
+        })
     }
 
     /// How the stores are opened: the default options with this function's seal key.
@@ -164,6 +192,42 @@ mod tests {
             }
         );
         assert_eq!(config.gateway_settings().odoo_timeout, Duration::from_secs(7));
+    }
+
+    #[test]
+    fn the_queue_is_read_and_checked() {
+        assert!(matches!(
+            from(&[]).unwrap().queue_spec(),
+            Err(ConfigError::NoQueue)
+        ));
+        let url = "https://sqs.eu-west-1.amazonaws.com/1/out";
+        let config = from(&[(
+            "BITCONN_QUEUE",
+            &format!("sqs:{url}?dlq={url}-dlq&dedup_table=t-idem"),
+        )])
+        .unwrap();
+        assert!(matches!(config.queue_spec().unwrap(), QueueSpec::Sqs(s) if s.standard == url));
+        let error = from(&[("BITCONN_QUEUE", "sqs:nope")])
+            .unwrap()
+            .queue_spec()
+            .unwrap_err()
+            .to_string();
+        assert!(
+            error.contains("BITCONN_QUEUE") && error.contains("queue URL"),
+            "{error}"
+        );
+    }
+
+    #[test]
+    fn the_deliveries_table_follows_the_store_unless_named() {
+        assert_eq!(
+            from(&[]).unwrap().deliveries_table().unwrap().as_deref(),
+            Some("bitconn-deliveries")
+        );
+        let named = from(&[("BITCONN_DELIVERIES_TABLE", "attempts")]).unwrap();
+        assert_eq!(named.deliveries_table().unwrap().as_deref(), Some("attempts"));
+        let local = from(&[("BITCONN_STORE", "memory:")]).unwrap();
+        assert_eq!(local.deliveries_table().unwrap(), None);
     }
 
     #[test]

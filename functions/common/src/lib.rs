@@ -3,16 +3,23 @@
 
 mod adapt;
 mod config;
+mod dispatch;
 mod observe;
+mod traced;
 
 pub use adapt::{from_gateway_response, handle, to_gateway_request};
 pub use config::{ConfigError, FunctionConfig};
+pub use dispatch::{DispatchHost, handle_sqs_event, record, run_dispatch};
 pub use observe::{CallSummary, LOG_SETTLE_TIMEOUT, ObservedLog};
+pub use traced::TracedDeliveryLog;
 
 use bitconn::execution_log::ExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::idempotency::IdempotencyStore;
-use bitconn::store::ConfigStore;
+use bitconn::outbound::deliveries::{DeliveryLog, DynamoDeliveryLog, MemoryDeliveryLog};
+use bitconn::outbound::queue::{OpenedQueue, Queue, open_queue};
+use bitconn::outbound::{DispatchSettings, Dispatcher};
+use bitconn::store::{ConfigStore, StoreOptions};
 use std::sync::Arc;
 
 /// The gateway as a Lambda function holds it: built once, with its execution log observed per request.
@@ -33,6 +40,12 @@ impl LambdaGateway {
             gateway: Gateway::new(store, log.clone(), idempotency, settings),
             log,
         }
+    }
+
+    /// Enables the outbound trigger route, queueing to `queue`.
+    pub fn with_queue(mut self, queue: Arc<dyn Queue>) -> Self {
+        self.gateway = self.gateway.with_queue(queue);
+        self
     }
 }
 
@@ -61,6 +74,70 @@ pub async fn build_gateway(config: &FunctionConfig) -> Result<LambdaGateway, lam
         stores.idempotency,
         config.gateway_settings(),
     ))
+}
+
+/// The store options with the AWS configuration loaded once, for the stores and the queue alike.
+async fn shared_options(config: &FunctionConfig) -> StoreOptions {
+    let options = config.store_options();
+    StoreOptions {
+        sdk_config: Some(bitconn::store::aws_sdk_config(&options).await),
+        ..options
+    }
+}
+
+/// The gateway with the outbound trigger route on the queue `BITCONN_QUEUE` names (the trigger function).
+pub async fn build_trigger(config: &FunctionConfig) -> Result<LambdaGateway, lambda_http::Error> {
+    let queue_spec = config.queue_spec()?;
+    let options = shared_options(config).await;
+    let stores = bitconn::store::open_stores_with(&config.store_spec()?, &options).await?;
+    let queue = open_queue(&queue_spec, &options).await?;
+    Ok(LambdaGateway::new(
+        stores.config,
+        stores.log,
+        stores.idempotency,
+        config.gateway_settings(),
+    )
+    .with_queue(queue.queue()))
+}
+
+/// The dispatcher on the SQS queue `BITCONN_QUEUE` names (the dispatch function), recording attempts in the
+/// DynamoDB delivery log and as one log line each.
+pub async fn build_dispatch(config: &FunctionConfig) -> Result<DispatchHost, lambda_runtime::Error> {
+    let queue_spec = config.queue_spec()?;
+    let options = shared_options(config).await;
+    let stores = bitconn::store::open_stores_with(&config.store_spec()?, &options).await?;
+    let OpenedQueue::Sqs(queue) = open_queue(&queue_spec, &options).await? else {
+        return Err(format!(
+            "the dispatch function reads SQS events: BITCONN_QUEUE must be sqs:…, not {queue_spec}"
+        )
+        .into());
+    };
+    let gateway = Arc::new(Gateway::new(
+        stores.config.clone(),
+        stores.log,
+        stores.idempotency,
+        config.gateway_settings(),
+    ));
+    let deliveries: Arc<dyn DeliveryLog> = match config.deliveries_table()? {
+        Some(table) => match &options.sdk_config {
+            Some(sdk) => Arc::new(DynamoDeliveryLog::from_sdk_config(
+                sdk,
+                table,
+                options.log_retention,
+            )),
+            None => Arc::new(MemoryDeliveryLog::new()),
+        },
+        None => Arc::new(MemoryDeliveryLog::new()),
+    };
+    let log = Arc::new(TracedDeliveryLog::new(deliveries));
+    let dispatcher = Dispatcher::new(
+        stores.config,
+        queue.clone(),
+        log,
+        gateway,
+        DispatchSettings::default(),
+    );
+    Ok(DispatchHost { dispatcher, queue })
 }
 
 /// Serves Lambda events with `gateway` until the runtime stops the process.

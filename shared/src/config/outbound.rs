@@ -73,6 +73,7 @@ impl std::fmt::Debug for OutboundTarget {
             .field("signing", &self.signing.as_ref().map(|_| "<redacted>"))
             .field("retry", &self.retry)
             .field("allow_cidrs", &self.allow_cidrs)
+            .field("ordered", &self.ordered)
             .field("payload", &self.payload)
             .finish()
     }

@@ -13,6 +13,7 @@ use crate::error::{Endpoint, GatewayError, json_response};
 use crate::extract::{self, fetch};
 use crate::odoo::CallCounter;
 use crate::outbound::queue::Job;
+use crate::outbound::template;
 use crate::request::{parse_json, payload_object};
 use crate::store::StoreError;
 
@@ -100,6 +101,32 @@ fn parse_trigger(body: &[u8], max_ids: u32) -> Result<Trigger, GatewayError> {
     })
 }
 
+/// One job per record, each with its own stable event id (`<event id>_<record id>`, as the dispatcher names
+/// the jobs it splits); a single record stays one job under the trigger's event id.
+fn per_record(job: &Job) -> Vec<Job> {
+    let Job::Deliver { event_id, ids, .. } = job else {
+        return vec![job.clone()];
+    };
+    if ids.len() < 2 {
+        return vec![job.clone()];
+    }
+    ids.iter()
+        .map(|id| {
+            let mut child = job.clone();
+            if let Job::Deliver {
+                event_id: child_id,
+                ids: child_ids,
+                ..
+            } = &mut child
+            {
+                *child_id = format!("{event_id}_{id}");
+                *child_ids = vec![*id];
+            }
+            child
+        })
+        .collect()
+}
+
 impl Gateway {
     pub(super) async fn outbound_call(&self, id: &str, request: &Request<Bytes>) -> Response<Bytes> {
         match self.outbound_steps(id, request).await {
@@ -125,15 +152,15 @@ impl Gateway {
             });
         }
         let trigger = parse_trigger(request.body(), config.limits.max_records_per_change)?;
-        match &config.outbound {
-            Some(target) if target.enabled => {}
+        let target = match &config.outbound {
+            Some(target) if target.enabled => target,
             _ => {
                 return Err(bad(
                     "outbound_disabled",
                     "this webhook has no enabled outbound target",
                 ));
             }
-        }
+        };
         if !config.allows_reading(&trigger.model) {
             return Err(GatewayError::model_not_allowed(&trigger.model));
         }
@@ -146,10 +173,20 @@ impl Gateway {
             event: trigger.event,
             extra: trigger.extra,
         };
-        queue
-            .enqueue(&event_id, &job, SystemTime::now())
-            .await
-            .map_err(|e| GatewayError::Store(StoreError::Backend(Box::new(e))))?;
+        let group = target.ordered.then(|| config.id.to_string());
+        // An ordered webhook whose URL is per record gets its per-record jobs now, in order; the dispatcher's
+        // own split would queue them behind jobs triggered later.
+        let jobs = if group.is_some() && template::has_placeholders(&target.url) {
+            per_record(&job)
+        } else {
+            vec![job]
+        };
+        for job in &jobs {
+            queue
+                .enqueue_in(job.event_id(), job, SystemTime::now(), group.as_deref())
+                .await
+                .map_err(|e| GatewayError::Store(StoreError::Backend(Box::new(e))))?;
+        }
         Ok(event_id)
     }
 

@@ -126,14 +126,16 @@ impl Dispatcher {
 
     /// Processes leased jobs concurrently and settles each. Each webhook is read from the store once, and the
     /// records of jobs for the same webhook, model and field spec are read from Odoo in one call (`batch`).
-    async fn process_batch(&self, batch: Vec<Received>) {
+    async fn process_batch(&self, batch: Vec<Received>) -> Vec<(String, bool)> {
         let (natives, batch): (Vec<Received>, Vec<Received>) =
             batch.into_iter().partition(|r| matches!(r.job, Job::Native(_)));
         let natives = natives.into_iter().map(|received| async move {
-            if let Job::Native(event) = &received.job {
-                let step = self.native_stage().settle(&received, event).await.into();
-                self.settle(received, step).await;
-            }
+            let id = received.receipt.message_id.clone();
+            let step = match &received.job {
+                Job::Native(event) => self.native_stage().settle(&received, event).await.into(),
+                Job::Deliver { .. } => Step::Dead("not a native event".into()),
+            };
+            (id, self.settle(received, step).await)
         });
         let natives = futures_util::future::join_all(natives);
         let count = batch.len();
@@ -148,7 +150,10 @@ impl Dispatcher {
         for (received, step) in prepared {
             match step {
                 Ok(job) => ready.push((received, job)),
-                Err(step) => settled.push(self.settle(received, step)),
+                Err(step) => settled.push(async move {
+                    let id = received.receipt.message_id.clone();
+                    (id, self.settle(received, step).await)
+                }),
             }
         }
         let keys = ready.iter().map(|(received, job)| {
@@ -161,12 +166,17 @@ impl Dispatcher {
             .into_iter()
             .map(|group| group.into_iter().filter_map(|i| slots[i].take()).collect())
             .collect();
-        futures_util::future::join3(
+        let (natives, settled, delivered) = futures_util::future::join3(
             natives,
             futures_util::future::join_all(settled),
             futures_util::future::join_all(groups.into_iter().map(|group| self.read_and_deliver(group))),
         )
         .await;
+        natives
+            .into_iter()
+            .chain(settled)
+            .chain(delivered.into_iter().flatten())
+            .collect()
     }
 
     /// Polls until `shutdown` resolves; the batches in progress are finished first. `BATCHES_IN_FLIGHT` loops
@@ -228,15 +238,35 @@ impl Dispatcher {
             .collect()
     }
 
-    async fn settle(&self, received: Received, step: Step) {
+    /// Processes jobs leased by someone else (the Lambda SQS event source) and settles each through the queue;
+    /// returns, in order, whether each one left the queue (acknowledged, or dead-lettered).
+    pub async fn process_received(&self, batch: Vec<Received>) -> Vec<bool> {
+        let order: Vec<String> = batch.iter().map(|r| r.receipt.message_id.clone()).collect();
+        let done: HashMap<String, bool> = self.process_batch(batch).await.into_iter().collect();
+        order
+            .iter()
+            .map(|id| done.get(id).copied().unwrap_or(false))
+            .collect()
+    }
+
+    /// Settles one job; `true` when it left the queue.
+    async fn settle(&self, received: Received, step: Step) -> bool {
         let receipt = &received.receipt;
         let result = match &step {
             Step::Ack => self.queue.ack(receipt).await,
             Step::Retry(delay) => self.queue.retry_later(receipt, *delay).await,
             Step::Dead(reason) => self.queue.dead_letter(receipt, reason).await,
         };
+        let settled = result.is_ok();
         if let Err(error) = result {
             tracing::warn!(event = received.job.event_id(), %error, ?step, "cannot settle an outbound job");
+        }
+        // A delivered job is done even if its delete failed (the event source deletes it too); a dead one only
+        // once it is in the dead-letter queue.
+        match step {
+            Step::Ack => true,
+            Step::Dead(_) => settled,
+            Step::Retry(_) => false,
         }
     }
 
@@ -292,8 +322,10 @@ impl Dispatcher {
     }
 
     /// Reads the records of a group of jobs (one Odoo call where it can) and delivers each job.
-    async fn read_and_deliver(&self, group: Vec<(Received, Ready)>) {
-        let Some((_, job)) = group.first() else { return };
+    async fn read_and_deliver(&self, group: Vec<(Received, Ready)>) -> Vec<(String, bool)> {
+        let Some((_, job)) = group.first() else {
+            return Vec::new();
+        };
         let model = &job.model;
         let ids: Vec<&[i64]> = group
             .iter()
@@ -303,10 +335,11 @@ impl Dispatcher {
         futures_util::future::join_all(group.into_iter().zip(records).map(
             |((received, job), records)| async {
                 let step = self.deliver(&received, job, records).await;
-                self.settle(received, step).await;
+                let id = received.receipt.message_id.clone();
+                (id, self.settle(received, step).await)
             },
         ))
-        .await;
+        .await
     }
 
     /// Builds, signs and sends one job's payload from its records.

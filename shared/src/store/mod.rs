@@ -15,6 +15,8 @@ pub use cached::{CachedConfigStore, DEFAULT_CONFIG_CACHE_TTL};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{DynamoConfigStore, create_log_table, create_webhooks_table};
 pub use memory::MemoryConfigStore;
+#[cfg(feature = "kms")]
+pub use open::aws_sdk_config;
 #[cfg(feature = "dynamodb")]
 pub use open::open_dynamodb_deliveries;
 pub use open::{StoreOptions, Stores, init_stores, init_stores_with, open_stores, open_stores_with};

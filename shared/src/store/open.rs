@@ -184,6 +184,12 @@ async fn open_sqlite(_: &super::SqliteLocation, _: &StoreOptions) -> Result<Port
     })
 }
 
+/// The AWS configuration the stores use, for other clients of the same process (SQS): loaded the same way.
+#[cfg(feature = "kms")]
+pub async fn aws_sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
+    sdk_config(options).await
+}
+
 /// The SDK defaults, with every AWS client's HTTP going through one reqwest client on the process's shared
 /// TLS configuration: building clients then reads no certificate and builds no connector.
 #[cfg(feature = "kms")]

@@ -47,17 +47,17 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
     assert!(text.contains("BITCONN_SEAL: !Sub \"kms:${CredentialsKey.Arn}\""));
     assert_eq!(
         text.matches("Action: [kms:Decrypt]").count(),
-        2,
-        "inbound and schema open credentials"
+        3,
+        "inbound, schema and trigger open credentials"
     );
     assert_eq!(
         text.matches("kms:GenerateDataKey").count(),
-        1,
-        "only the operator policy seals"
+        2,
+        "only the operator policy seals, and dispatch when 410 Gone rewrites a webhook"
     );
     assert_eq!(
         text.matches("Resource: !GetAtt CredentialsKey.Arn").count(),
-        3,
+        5,
         "every KMS permission names the key"
     );
     for route in [
@@ -65,7 +65,55 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
         "Path: /bitconn/webhook/{id}/schema",
         "Path: /bitconn/webhook/{id}/required",
         "Path: /bitconn/terminal/token",
+        "Path: /bitconn/outbound/{id}",
     ] {
         assert!(text.contains(route), "missing route {route}");
     }
+}
+
+/// The lines of resource `name`: those after its `  Name:` line that are indented deeper.
+fn resource(text: &str, name: &str) -> String {
+    let header = format!("  {name}:");
+    let mut lines = text.lines().skip_while(|l| *l != header);
+    assert!(lines.next().is_some(), "no resource {name}");
+    lines
+        .take_while(|l| l.is_empty() || l.starts_with("    "))
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+#[test]
+fn the_outbound_queue_has_a_dead_letter_queue_and_each_function_only_what_it_needs() {
+    let text = std::fs::read_to_string(template()).unwrap();
+    for queue in ["OutboundQueue", "OutboundFifoQueue"] {
+        let body = resource(&text, queue);
+        assert!(
+            body.contains("RedrivePolicy:") && body.contains("maxReceiveCount: 30"),
+            "{queue}:\n{body}"
+        );
+    }
+    assert!(resource(&text, "OutboundFifoQueue").contains("FifoQueue: true"));
+    assert!(resource(&text, "OutboundFifoQueue").contains("Condition: WithOrderedDelivery"));
+    assert!(resource(&text, "DeliveriesTable").contains("TimeToLiveSpecification"));
+
+    let trigger = resource(&text, "TriggerFunction");
+    let sqs_actions: Vec<&str> = trigger.matches("sqs:").collect();
+    assert!(trigger.contains("Action: [sqs:SendMessage]"), "{trigger}");
+    assert_eq!(
+        sqs_actions.len(),
+        3,
+        "SendMessage, and the two sqs: specs in BITCONN_QUEUE:\n{trigger}"
+    );
+    assert!(!trigger.contains("DeliveriesTable"));
+
+    let dispatch = resource(&text, "DispatchFunction");
+    for needed in [
+        "Action: [sqs:ReceiveMessage, sqs:DeleteMessage, sqs:ChangeMessageVisibility, sqs:GetQueueAttributes]",
+        "Resource: !GetAtt DeliveriesTable.Arn",
+        "FunctionResponseTypes: [ReportBatchItemFailures]",
+    ] {
+        assert!(dispatch.contains(needed), "dispatch lacks {needed}:\n{dispatch}");
+    }
+    let fifo_mapping = resource(&text, "DispatchFifoJobs");
+    assert!(fifo_mapping.contains("BatchSize: 1") && fifo_mapping.contains("ReportBatchItemFailures"));
 }

@@ -8,7 +8,10 @@ use std::time::{Duration, SystemTime};
 use super::{DEDUP_WINDOW, DeadJob, Job, Queue, QueueError, Receipt, Received, duration_millis, millis};
 
 struct Message {
+    /// Enqueue order (the number in the message id).
+    seq: u64,
     dedup_key: String,
+    group: Option<String>,
     job: Job,
     visible_at: i64,
     attempts: u32,
@@ -49,7 +52,13 @@ fn leased<'a>(state: &'a mut State, receipt: &Receipt, now: i64) -> Result<&'a m
 
 #[async_trait]
 impl Queue for MemoryQueue {
-    async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError> {
+    async fn enqueue_in(
+        &self,
+        dedup_key: &str,
+        job: &Job,
+        not_before: SystemTime,
+        group: Option<&str>,
+    ) -> Result<bool, QueueError> {
         let now = millis(SystemTime::now());
         let window = duration_millis(DEDUP_WINDOW);
         Ok(self.with(|state| {
@@ -64,7 +73,9 @@ impl Queue for MemoryQueue {
             state.messages.insert(
                 id,
                 Message {
+                    seq: state.next_id,
                     dedup_key: dedup_key.to_owned(),
+                    group: group.map(str::to_owned),
                     job: job.clone(),
                     visible_at: millis(not_before),
                     attempts: 0,
@@ -80,12 +91,22 @@ impl Queue for MemoryQueue {
         let now = millis(SystemTime::now());
         let until = now.saturating_add(duration_millis(lease));
         Ok(self.with(|state| {
+            // The head of each ordering group: its oldest unfinished job, the only one of it that may go out.
+            let mut heads: HashMap<&str, u64> = HashMap::new();
+            for m in state.messages.values().filter(|m| m.done_at.is_none()) {
+                if let Some(group) = &m.group {
+                    let head = heads.entry(group).or_insert(m.seq);
+                    *head = (*head).min(m.seq);
+                }
+            }
+            let heads: HashMap<String, u64> = heads.into_iter().map(|(g, s)| (g.to_owned(), s)).collect();
             let mut ready: Vec<(&String, &mut Message)> = state
                 .messages
                 .iter_mut()
                 .filter(|(_, m)| m.done_at.is_none() && m.visible_at <= now)
+                .filter(|(_, m)| m.group.as_ref().is_none_or(|g| heads.get(g) == Some(&m.seq)))
                 .collect();
-            ready.sort_by_key(|(id, m)| (m.visible_at, id[1..].parse::<u64>().unwrap_or(0)));
+            ready.sort_by_key(|(_, m)| (m.visible_at, m.seq));
             ready
                 .into_iter()
                 .take(max.min(super::MAX_RECEIVE))

@@ -1,16 +1,22 @@
 //! The `Queue` port between the trigger and the dispatcher: jobs enqueued once per dedup key, leased to one
 //! consumer at a time, acknowledged only after delivery, retried later by moving their visibility, and
-//! dead-lettered after the last attempt (SQLite and memory here; SQS in AWS).
+//! dead-lettered after the last attempt (memory, SQLite and SQS), and opened from one spec.
 
 mod memory;
+mod open;
 #[cfg(feature = "sqlite")]
 mod sqlite;
+#[cfg(feature = "sqs")]
+mod sqs;
 
 pub use memory::MemoryQueue;
+pub use open::{InvalidQueueSpec, OpenedQueue, QueueSpec, SqsSpec, open_queue};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteQueue;
 #[cfg(feature = "sqlite")]
 pub(crate) use sqlite::shared_connection;
+#[cfg(feature = "sqs")]
+pub use sqs::{Accepted, MAX_DELAY, MAX_RETRY_DELAY, NOT_BEFORE_ATTRIBUTE, SqsQueue, SqsRecord, queue_name};
 
 use async_trait::async_trait;
 use serde::{Deserialize, Serialize};
@@ -19,7 +25,8 @@ use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
 use crate::config::{ModelName, WebhookId};
 
-/// How long a dedup key is remembered after its job finished: a trigger repeated within it is dropped.
+/// How long a dedup key is remembered after its job finished: a trigger repeated within it is dropped. (SQS
+/// remembers it this long after the job was queued, as SQS FIFO's own deduplication does.)
 pub const DEDUP_WINDOW: Duration = Duration::from_secs(300);
 /// Most jobs one `receive` hands out.
 pub const MAX_RECEIVE: usize = 100;
@@ -92,7 +99,19 @@ pub enum QueueError {
 pub trait Queue: Send + Sync {
     /// Queues `job`, first visible at `not_before`. Returns `false` (and queues nothing) when a job with the
     /// same `dedup_key` is queued or finished within `DEDUP_WINDOW`. Returns only once the job is durable.
-    async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError>;
+    async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError> {
+        self.enqueue_in(dedup_key, job, not_before, None).await
+    }
+    /// `enqueue` into ordering `group` (an ordered webhook's id): the jobs of one group are handed out one at
+    /// a time in the order they were queued, and a job waiting for its retry holds back those behind it until
+    /// it is acknowledged or dead-lettered. `None` is `enqueue`.
+    async fn enqueue_in(
+        &self,
+        dedup_key: &str,
+        job: &Job,
+        not_before: SystemTime,
+        group: Option<&str>,
+    ) -> Result<bool, QueueError>;
     /// Leases up to `max` visible jobs for `lease`; each stays invisible to others until then.
     async fn receive(&self, max: usize, lease: Duration) -> Result<Vec<Received>, QueueError>;
     /// The job is done: it is never handed out again.

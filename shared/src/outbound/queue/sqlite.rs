@@ -21,11 +21,15 @@ CREATE TABLE IF NOT EXISTS outbound_queue (
     attempts    INTEGER NOT NULL DEFAULT 0,
     lease       TEXT,
     finished_at INTEGER,
-    reason      TEXT
+    reason      TEXT,
+    grp         TEXT
 ) STRICT;
 CREATE INDEX IF NOT EXISTS outbound_queue_ready ON outbound_queue (state, visible_at, id);
 CREATE INDEX IF NOT EXISTS outbound_queue_finished ON outbound_queue (state, finished_at);
 ";
+/// Added after the first release of the table: ordering groups (`Queue::enqueue_in`).
+const GROUP_COLUMN: &str = "ALTER TABLE outbound_queue ADD COLUMN grp TEXT";
+const GROUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS outbound_queue_group ON outbound_queue (grp, state, id) WHERE grp IS NOT NULL";
 /// Finished jobs' dedup keys are forgotten at most this often (not on every enqueue).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -111,6 +115,11 @@ impl SqliteQueue {
             let connection = shared_connection(&location)?;
             let open = connection.lock().unwrap_or_else(PoisonError::into_inner);
             open.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
+            let has_group = open.prepare("SELECT grp FROM outbound_queue LIMIT 0").is_ok();
+            if !has_group {
+                open.execute_batch(GROUP_COLUMN).map_err(|e| e.to_string())?;
+            }
+            open.execute_batch(GROUP_INDEX).map_err(|e| e.to_string())?;
             drop(open);
             Ok::<_, String>(connection)
         })
@@ -215,9 +224,16 @@ macro_rules! leased {
 
 #[async_trait]
 impl Queue for SqliteQueue {
-    async fn enqueue(&self, dedup_key: &str, job: &Job, not_before: SystemTime) -> Result<bool, QueueError> {
+    async fn enqueue_in(
+        &self,
+        dedup_key: &str,
+        job: &Job,
+        not_before: SystemTime,
+        group: Option<&str>,
+    ) -> Result<bool, QueueError> {
         let text = serde_json::to_string(job).map_err(|e| QueueError::Corrupt(e.to_string()))?;
         let key = dedup_key.to_owned();
+        let group = group.map(str::to_owned);
         let last_sweep = self.last_sweep.clone();
         self.grouped(move |tx| {
             use std::sync::atomic::Ordering;
@@ -230,8 +246,9 @@ impl Queue for SqliteQueue {
             }
             let inserted = tx
                 .execute(
-                    "INSERT OR IGNORE INTO outbound_queue (dedup_key, job, state, visible_at) VALUES (?1, ?2, 'ready', ?3)",
-                    params![key, text, millis(not_before)],
+                    "INSERT OR IGNORE INTO outbound_queue (dedup_key, job, state, visible_at, grp)
+                     VALUES (?1, ?2, 'ready', ?3, ?4)",
+                    params![key, text, millis(not_before), group],
                 )
                 .map_err(backend)?;
             Ok(inserted == 1)
@@ -250,7 +267,9 @@ impl Queue for SqliteQueue {
             let rows: Vec<(i64, String, u32)> = {
                 let mut select = tx
                     .prepare_cached(
-                        "SELECT id, job, attempts FROM outbound_queue WHERE state = 'ready' AND visible_at <= ?1
+                        "SELECT id, job, attempts FROM outbound_queue AS q WHERE state = 'ready' AND visible_at <= ?1
+                         AND (grp IS NULL OR id = (SELECT MIN(id) FROM outbound_queue
+                                                   WHERE grp = q.grp AND state = 'ready'))
                          ORDER BY visible_at, id LIMIT ?2",
                     )
                     .map_err(backend)?;

@@ -2,6 +2,7 @@
 #![allow(dead_code, clippy::unwrap_used)]
 
 pub mod moto;
+pub mod sqs;
 
 use bitconn::config::{
     FieldRule, HttpVerb, ModelAccess, NewWebhook, OdooConnection, Permissions, WebhookConfig, WebhookId,
