@@ -9,9 +9,9 @@ mod idempotent;
 mod inbound;
 mod log;
 mod names;
+mod native;
 #[cfg(feature = "local-server")]
 pub mod openapi;
-mod native;
 mod outbound;
 #[cfg(feature = "local-server")]
 mod router;
