@@ -34,7 +34,11 @@ pub struct ReplayArgs {
 pub async fn run(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let outbound = outbound_stores::open(global).await?;
     let Some(queue) = outbound.queue else {
-        bail!("this store's queue is not reachable from here: replay from the dead-letter queue in AWS");
+        bail!(
+            "this store's queue is not reachable from here: set {} to the deployment's queues \
+             (sqs:<queue url>?dlq=<url>&dedup_table=<table>, as the functions have it)",
+            outbound_stores::QUEUE_VARIABLE
+        );
     };
     let dead: BTreeMap<String, Job> = queue
         .dead(MAX_REPLAY)

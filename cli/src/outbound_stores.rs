@@ -1,10 +1,11 @@
 //! The outbound queue and delivery log the operator's commands read and write, beside the store `--store`
 //! names: `<store>.outbound.db` for an SQLite file (what `bitconn serve` delivers from), the `<prefix>-deliveries`
-//! table for DynamoDB. Unlike `serve`, nothing here releases leases: a running dispatcher keeps its jobs.
+//! table for DynamoDB, whose queue is the deployment's SQS queues named by `BITCONN_QUEUE` (the functions'
+//! variable). Unlike `serve`, nothing here releases leases: a running dispatcher keeps its jobs.
 
 use anyhow::Context as _;
 use bitconn::outbound::deliveries::{DeliveryLog, MemoryDeliveryLog, SqliteDeliveryLog};
-use bitconn::outbound::queue::{MemoryQueue, Queue, SqliteQueue};
+use bitconn::outbound::queue::{MemoryQueue, Queue, QueueSpec, SqliteQueue, open_queue};
 use bitconn::store::{SqliteLocation, StoreSpec};
 use std::sync::Arc;
 
@@ -12,7 +13,7 @@ use crate::{Global, stores};
 
 pub struct Outbound {
     pub log: Arc<dyn DeliveryLog>,
-    /// `None` where this process cannot reach the queue (a DynamoDB store: the queue is SQS in AWS).
+    /// `None` where this process cannot reach the queue (a DynamoDB store without `BITCONN_QUEUE`).
     pub queue: Option<Arc<dyn Queue>>,
 }
 
@@ -35,12 +36,15 @@ pub async fn open(global: &Global) -> anyhow::Result<Outbound> {
         .context("cannot open the delivery log")?;
     Ok(Outbound {
         log: Arc::new(log),
-        queue: Some(open_queue(&location).await?),
+        queue: Some(open_local_queue(&location).await?),
     })
 }
 
-/// The one place the operator's commands open the queue.
-async fn open_queue(location: &SqliteLocation) -> anyhow::Result<Arc<dyn Queue>> {
+/// Names the SQS queues of a DynamoDB deployment (`sqs:<url>?dlq=…`), as for the functions.
+pub const QUEUE_VARIABLE: &str = "BITCONN_QUEUE";
+
+/// The one place the operator's commands open a local queue.
+async fn open_local_queue(location: &SqliteLocation) -> anyhow::Result<Arc<dyn Queue>> {
     let queue = SqliteQueue::open(location)
         .await
         .context("cannot open the outbound queue")?;
@@ -53,8 +57,18 @@ async fn open_dynamodb(webhooks_table: &str, retention: time::Duration) -> anyho
         ..bitconn::store::StoreOptions::default()
     };
     let log = bitconn::store::open_dynamodb_deliveries(webhooks_table, &options).await;
+    let queue = match std::env::var(QUEUE_VARIABLE) {
+        Ok(spec) if !spec.trim().is_empty() => {
+            let spec: QueueSpec = spec.trim().parse()?;
+            let opened = open_queue(&spec, &options)
+                .await
+                .context("cannot open the outbound queue")?;
+            Some(opened.queue())
+        }
+        _ => None,
+    };
     Ok(Outbound {
         log: Arc::new(log),
-        queue: None,
+        queue,
     })
 }

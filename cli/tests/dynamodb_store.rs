@@ -114,5 +114,5 @@ fn deliveries_read_the_deliveries_table_that_init_creates() {
     let error = fails(cli(&moto, store, &["deliveries", "show", "evt_absent"]));
     assert!(error.contains("no delivery evt_absent"), "{error}");
     let error = fails(cli(&moto, store, &["deliveries", "replay", "--dead"]));
-    assert!(error.contains("dead-letter queue in AWS"), "{error}");
+    assert!(error.contains("set BITCONN_QUEUE"), "{error}");
 }
