@@ -1,13 +1,14 @@
 #!/usr/bin/env bash
-# Runs the `inbound`, `schema`, `trigger` and `dispatch` functions under cargo-lambda's emulator (`cargo lambda
+# Runs the `inbound`, `schema`, `trigger`, `dispatch` and `poll` functions under cargo-lambda's emulator (`cargo lambda
 # watch`) and invokes them with the committed API Gateway / function URL / SQS fixtures (`cargo lambda invoke
 # --data-file`), against moto's DynamoDB and SQS and the Odoo simulator. Fails unless every HTTP invocation
-# answers the expected status and the job the trigger queued is delivered by dispatch with no batch failure.
+# answers the expected status, the job the trigger queued is delivered by dispatch with no batch failure, and a
+# scheduled poll round answers its summary.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 command -v cargo-lambda >/dev/null || { echo "cargo-lambda missing: run scripts/ensure-tools.sh" >&2; exit 1; }
-cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim -p inbound -p schema -p trigger -p dispatch
+cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim -p inbound -p schema -p trigger -p dispatch -p poll
 source scripts/lib/local-aws.sh
 
 invoke_all() {
@@ -67,4 +68,15 @@ event_id=$(head -n1 "$RECEIVED")
 ${CARGO_TARGET_DIR:-target}/debug/bitconn deliveries list | grep -q "$event_id" || {
   echo "FAIL dispatch: $event_id is not in the deliveries table" >&2; exit 1; }
 echo "ok   dispatch sqs-dispatch.json (the queued job) -> delivered, no batch failures, in the delivery log"
+
+# A scheduled round: the store has no trigger with --poll, so it lists the webhooks and queues nothing.
+port=$(free_port)
+RUST_LOG=info cargo lambda watch -q --ignore-changes -p poll -A 127.0.0.1 -P "$port" >"$WORK/watch-poll.log" 2>&1 &
+PIDS+=($!)
+wait_port "$port" "cargo lambda watch (poll)"
+answer=$(cargo lambda invoke poll -A 127.0.0.1 -P "$port" --data-file "$EVENTS/eventbridge-schedule.json" -o json) || {
+  echo "invoke poll failed; emulator log:" >&2; cat "$WORK/watch-poll.log" >&2; exit 1; }
+python3 -c 'import json,sys; a=json.load(sys.stdin); assert a["polled"] == 0 and a["queued"] == 0, a' <<<"$answer" || {
+  echo "FAIL poll: $answer" >&2; cat "$WORK/watch-poll.log" >&2; exit 1; }
+echo "ok   poll eventbridge-schedule.json -> $answer"
 echo "lambda smoke: all invocations answered as expected"

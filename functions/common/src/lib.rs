@@ -18,6 +18,7 @@ use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::idempotency::IdempotencyStore;
 use bitconn::outbound::deliveries::{DeliveryLog, DynamoDeliveryLog, MemoryDeliveryLog};
 use bitconn::outbound::queue::{OpenedQueue, Queue, open_queue};
+use bitconn::outbound::poll::Poller;
 use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::store::{ConfigStore, StoreOptions};
 use std::sync::Arc;
@@ -138,6 +139,47 @@ pub async fn build_dispatch(config: &FunctionConfig) -> Result<DispatchHost, lam
         DispatchSettings::default(),
     );
     Ok(DispatchHost { dispatcher, queue })
+}
+
+/// The backstop poller of native triggers on the queue `BITCONN_QUEUE` names (the poll function).
+pub async fn build_poller(config: &FunctionConfig) -> Result<Poller, lambda_runtime::Error> {
+    let queue_spec = config.queue_spec()?;
+    let options = shared_options(config).await;
+    let stores = bitconn::store::open_stores_with(&config.store_spec()?, &options).await?;
+    let queue = open_queue(&queue_spec, &options).await?;
+    let gateway = Arc::new(Gateway::new(
+        stores.config.clone(),
+        stores.log,
+        stores.idempotency,
+        config.gateway_settings(),
+    ));
+    Ok(Poller::new(stores.config, queue.queue(), gateway))
+}
+
+/// Runs one poll round per scheduled event (whatever the event holds) and answers what it queued; a round
+/// that cannot list the webhooks is an error, so the schedule's failure metrics show it.
+pub async fn run_poller(poller: Poller) -> Result<(), lambda_runtime::Error> {
+    let poller = Arc::new(poller);
+    lambda_runtime::run(lambda_runtime::service_fn(
+        move |_: lambda_runtime::LambdaEvent<serde_json::Value>| {
+            let poller = Arc::clone(&poller);
+            async move { poll_round(&poller).await }
+        },
+    ))
+    .await
+}
+
+/// One round of `poller`, summarised: the triggers polled, records seen, deliveries queued and Odoo calls.
+pub async fn poll_round(poller: &Poller) -> Result<serde_json::Value, lambda_runtime::Error> {
+    let reports = poller.tick().await?;
+    let summary = serde_json::json!({
+        "polled": reports.len(),
+        "seen": reports.iter().map(|r| r.seen).sum::<usize>(),
+        "queued": reports.iter().map(|r| r.queued).sum::<usize>(),
+        "odoo_calls": reports.iter().map(|r| u64::from(r.calls)).sum::<u64>(),
+    });
+    tracing::info!(%summary, "poll round");
+    Ok(summary)
 }
 
 /// Serves Lambda events with `gateway` until the runtime stops the process.

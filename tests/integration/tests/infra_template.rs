@@ -52,12 +52,12 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
     );
     assert_eq!(
         text.matches("kms:GenerateDataKey").count(),
-        2,
-        "only the operator policy seals, and dispatch when 410 Gone rewrites a webhook"
+        3,
+        "only the operator policy seals, dispatch when 410 Gone rewrites a webhook, poll when a cursor moves"
     );
     assert_eq!(
         text.matches("Resource: !GetAtt CredentialsKey.Arn").count(),
-        5,
+        6,
         "every KMS permission names the key"
     );
     for route in [
@@ -66,6 +66,7 @@ fn functions_are_arm64_cargo_lambda_builds_with_least_privilege() {
         "Path: /bitconn/webhook/{id}/required",
         "Path: /bitconn/terminal/token",
         "Path: /bitconn/outbound/{id}",
+        "Path: /bitconn/outbound/{id}/{key}",
     ] {
         assert!(text.contains(route), "missing route {route}");
     }
@@ -114,6 +115,15 @@ fn the_outbound_queue_has_a_dead_letter_queue_and_each_function_only_what_it_nee
     ] {
         assert!(dispatch.contains(needed), "dispatch lacks {needed}:\n{dispatch}");
     }
+    let poll = resource(&text, "PollFunction");
+    for needed in [
+        "ScheduleExpression: rate(1 minute)",
+        "Action: [sqs:SendMessage]",
+        "Action: [dynamodb:Scan, dynamodb:GetItem, dynamodb:PutItem]",
+    ] {
+        assert!(poll.contains(needed), "poll lacks {needed}:\n{poll}");
+    }
+    assert!(!poll.contains("sqs:ReceiveMessage") && !poll.contains("DeliveriesTable"), "{poll}");
     let fifo_mapping = resource(&text, "DispatchFifoJobs");
     assert!(fifo_mapping.contains("BatchSize: 1") && fifo_mapping.contains("ReportBatchItemFailures"));
 }
