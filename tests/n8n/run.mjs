@@ -54,11 +54,15 @@ async function execute(id) {
   // The result is logged at level info, after n8n's own lines.
   const r = await run(N8N, ['execute', `--id=${id}`, '--rawOutput'], { env: { ...n8nEnv(), N8N_LOG_LEVEL: 'info' } });
   const output = `${r.stdout}\n${r.stderr}`;
-  if (r.code !== 0) return { ok: false, output };
+  if (r.code !== 0) return { ok: false, output: `${output}\n(exit ${r.code})` };
   try {
-    return { ok: true, output, result: JSON.parse(r.stdout.slice(r.stdout.search(/^\{/m))) };
+    // n8n may log more lines after the result (its task runner registering): the result is the first line
+    // that opens an object through the last line that closes one.
+    const start = r.stdout.search(/^\{/m);
+    const end = r.stdout.lastIndexOf('\n}') + 2;
+    return { ok: true, output, result: JSON.parse(r.stdout.slice(start, end)) };
   } catch {
-    return { ok: false, output: `exit 0, but no execution result on stdout:\n${output}` };
+    return { ok: false, output: `${output}\n(exit 0, but no execution result on stdout)` };
   }
 }
 

@@ -123,7 +123,10 @@ fn the_outbound_queue_has_a_dead_letter_queue_and_each_function_only_what_it_nee
     ] {
         assert!(poll.contains(needed), "poll lacks {needed}:\n{poll}");
     }
-    assert!(!poll.contains("sqs:ReceiveMessage") && !poll.contains("DeliveriesTable"), "{poll}");
+    assert!(
+        !poll.contains("sqs:ReceiveMessage") && !poll.contains("DeliveriesTable"),
+        "{poll}"
+    );
     let fifo_mapping = resource(&text, "DispatchFifoJobs");
     assert!(fifo_mapping.contains("BatchSize: 1") && fifo_mapping.contains("ReportBatchItemFailures"));
 }
