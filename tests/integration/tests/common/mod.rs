@@ -2,6 +2,8 @@
 //! a memory config store and execution log, and helpers that send requests and return (status, JSON).
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod native;
+
 use bitconn::config::{ModelAccess, NewWebhook, OdooConnection, Permissions, WebhookConfig};
 use bitconn::execution_log::{ExecutionLog, ExecutionLogEntry, LogQuery, MemoryExecutionLog};
 use bitconn::gateway::{Gateway, GatewaySettings};

@@ -1,6 +1,7 @@
 //! Helpers shared by the HTTP tests: a running simulator and `execute_kw` calls against it.
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used)]
 
+pub mod native;
 pub mod receiver;
 
 use odoo_sim::{RunningSim, SimConfig};
