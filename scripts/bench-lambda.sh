@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Lambda figures of the release bootstraps (inbound, schema, terminal-token, trigger, dispatch) against a hello-world baseline
+# Lambda figures of the release bootstraps (inbound, schema, terminal-token, trigger, dispatch, poll) against a hello-world baseline
 # (functions/hello-baseline, the same release profile): stripped sizes; cold start (spawn -> first
 # GET /runtime/invocation/next against a local runtime API stub), every function timed in each of $RUNS rounds
 # with the order rotated, medians and the ratio to the baseline; peak RSS (VmHWM) over $INVOCATIONS invocations
@@ -9,10 +9,11 @@ cd "$(dirname "$0")/.."
 
 RUNS=${RUNS:-7}
 INVOCATIONS=${INVOCATIONS:-1000}
-FUNCTIONS=(inbound schema terminal-token trigger dispatch)
+FUNCTIONS=(inbound schema terminal-token trigger dispatch poll)
 cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
 cargo build -q --release -p hello-baseline -p inbound -p schema -p terminal-token -p trigger -p dispatch \
-  --bin hello-baseline --bin inbound --bin schema --bin terminal-token --bin trigger --bin dispatch --example lambda_bench
+  -p poll --bin hello-baseline --bin inbound --bin schema --bin terminal-token --bin trigger --bin dispatch --bin poll \
+  --example lambda_bench
 RELEASE=${CARGO_TARGET_DIR:-target}/release
 BENCH=$RELEASE/examples/lambda_bench
 source scripts/lib/local-aws.sh
@@ -51,7 +52,8 @@ record.update(messageId=got["MessageId"], receiptHandle=got["ReceiptHandle"])
 json.dump(event, sys.stdout)
 PY
 for spec in inbound=apigw-v2-search-base64.json schema=apigw-v2-schema.json terminal-token=terminal-token.json \
-  trigger=apigw-v2-outbound-trigger.json dispatch=sqs-dispatch-bench.json; do
+  trigger=apigw-v2-outbound-trigger.json dispatch=sqs-dispatch-bench.json \
+  poll=eventbridge-schedule.json; do
   function=${spec%%=*}
   echo -n "$function: "
   RUST_LOG=info "$BENCH" rss "$RELEASE/$function" "$EVENTS/${spec##*=}" "$INVOCATIONS"

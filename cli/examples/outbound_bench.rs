@@ -246,7 +246,7 @@ async fn main() -> anyhow::Result<()> {
         .reset();
 
     // (b) and (c): `callers` concurrent keep-alive callers trigger `events` events; every event is delivered.
-    let client = reqwest::Client::builder()
+    let client = bitconn::odoo::tls::http_client_builder()
         .pool_max_idle_per_host(callers)
         .build()?;
     let url = format!("{}/bitconn/outbound/{}", second.base_url, second.webhook);

@@ -28,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         .map(|s| s.parse())
         .transpose()?
         .unwrap_or(DEFAULT_SECONDS);
-    let client = reqwest::Client::builder()
+    let client = bitconn::odoo::tls::http_client_builder()
         .pool_max_idle_per_host(concurrency)
         .build()?;
 

@@ -95,7 +95,7 @@ impl Odoo {
         Self {
             runtime,
             sim,
-            http: reqwest::Client::new(),
+            http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
         }
     }
 

@@ -110,20 +110,14 @@ impl OdooClient {
     /// Builds the one HTTP client (rustls with the process's shared roots, read on the first handshake, not
     /// here; a pool that reuses connections when the server keeps them open).
     pub fn new(connect_timeout: Duration, timeout: Duration) -> Self {
-        let http = tls::client_config()
-            .map_err(|e| e.to_string())
-            .and_then(|tls| {
-                reqwest::Client::builder()
-                    .tls_backend_preconfigured(tls)
-                    .connect_timeout(connect_timeout)
-                    .timeout(timeout)
-                    .tcp_nodelay(true)
-                    .build()
-                    .map_err(|e| e.to_string())
-            })
-            .unwrap_or_else(|e| {
-                tracing::error!(error = %e, "cannot configure the Odoo HTTP client; using defaults");
-                reqwest::Client::new()
+        let http = tls::http_client_builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .tcp_nodelay(true)
+            .build()
+            .unwrap_or_else(|error| {
+                tracing::error!(%error, "cannot configure the Odoo HTTP client; using defaults");
+                tls::http_client_builder().build().unwrap_or_default()
             });
         Self {
             http,

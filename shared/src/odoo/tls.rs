@@ -75,6 +75,28 @@ pub fn client_config() -> Result<ClientConfig, rustls::Error> {
     Ok(CONFIG.get_or_init(|| config).clone())
 }
 
+/// A reqwest client builder on the shared configuration: every HTTP client of the process starts here, since
+/// reqwest itself carries no crypto provider.
+pub fn http_client_builder() -> reqwest::ClientBuilder {
+    match client_config() {
+        Ok(tls) => reqwest::Client::builder().tls_backend_preconfigured(tls),
+        Err(error) => {
+            // Unreachable with ring's default protocol versions; a client that cannot do TLS still does HTTP.
+            tracing::error!(%error, "cannot build the shared TLS configuration");
+            let _ = CryptoProvider::install_default(rustls::crypto::ring::default_provider());
+            reqwest::Client::builder()
+        }
+    }
+}
+
+/// The crypto provider of every TLS client in the process (ring), shared.
+pub fn provider() -> Arc<CryptoProvider> {
+    static PROVIDER: OnceLock<Arc<CryptoProvider>> = OnceLock::new();
+    PROVIDER
+        .get_or_init(|| Arc::new(rustls::crypto::ring::default_provider()))
+        .clone()
+}
+
 /// What the clients offer by ALPN: HTTP/2 where the server speaks it, as reqwest and the SDK do by default.
 const ALPN: [&[u8]; 2] = [b"h2", b"http/1.1"];
 
@@ -101,7 +123,7 @@ impl LazyRoots {
     pub fn new(source: RootSource) -> Self {
         Self {
             source,
-            provider: Arc::new(rustls::crypto::aws_lc_rs::default_provider()),
+            provider: provider(),
             verifier: OnceLock::new(),
         }
     }

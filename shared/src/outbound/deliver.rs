@@ -114,7 +114,7 @@ impl Deliverer {
             Some(inner) => GuardedResolver::new(allow.clone(), inner.clone()),
             None => GuardedResolver::system(allow.clone()),
         };
-        let client = reqwest::Client::builder()
+        let client = crate::odoo::tls::http_client_builder()
             .dns_resolver(guard)
             .redirect(reqwest::redirect::Policy::none())
             .no_proxy()

@@ -15,11 +15,11 @@ pub use cached::{CachedConfigStore, DEFAULT_CONFIG_CACHE_TTL};
 #[cfg(feature = "dynamodb")]
 pub use dynamodb::{DynamoConfigStore, create_log_table, create_webhooks_table};
 pub use memory::MemoryConfigStore;
-#[cfg(feature = "kms")]
-pub use open::aws_sdk_config;
 #[cfg(feature = "dynamodb")]
 pub use open::open_dynamodb_deliveries;
 pub use open::{StoreOptions, Stores, init_stores, init_stores_with, open_stores, open_stores_with};
+#[cfg(feature = "kms")]
+pub use open::{aws_http_client, aws_sdk_config};
 pub use spec::{InvalidStoreSpec, SqliteLocation, StoreSpec};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteConfigStore;

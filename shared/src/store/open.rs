@@ -190,6 +190,13 @@ pub async fn aws_sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
     sdk_config(options).await
 }
 
+/// The HTTP client of every AWS SDK client in the process (reqwest on the shared TLS configuration), for code
+/// that builds an SDK configuration of its own: the SDK is built without a client of its own.
+#[cfg(feature = "kms")]
+pub fn aws_http_client() -> Result<aws_smithy_runtime_api::client::http::SharedHttpClient, String> {
+    aws_http::ReqwestHttpClient::new().map(aws_smithy_runtime_api::client::http::SharedHttpClient::new)
+}
+
 /// The SDK defaults, with every AWS client's HTTP going through one reqwest client on the process's shared
 /// TLS configuration: building clients then reads no certificate and builds no connector.
 #[cfg(feature = "kms")]
@@ -206,7 +213,8 @@ async fn sdk_config(options: &StoreOptions) -> aws_config::SdkConfig {
     match aws_http::ReqwestHttpClient::new() {
         Ok(http) => loader.http_client(http).load().await,
         Err(error) => {
-            tracing::error!(%error, "cannot build the shared AWS HTTP client; using the SDK's own");
+            // The SDK is built without an HTTP client of its own: its calls will fail and say so.
+            tracing::error!(%error, "cannot build the shared AWS HTTP client");
             loader.load().await
         }
     }

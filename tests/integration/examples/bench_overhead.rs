@@ -104,7 +104,7 @@ async fn main() {
     store.create(&direct_hook).await.unwrap();
     store.create(&proxied_hook).await.unwrap();
 
-    let client = reqwest::Client::new();
+    let client = bitconn::odoo::tls::http_client_builder().build().unwrap();
     let body = json!({"model": "sale.order", "method": "read", "ids": [1], "fields": ["name", "partner_id", "amount_total"]}).to_string();
     let through_gateway = |id: String, secret: String| {
         let (client, body) = (client.clone(), body.clone());

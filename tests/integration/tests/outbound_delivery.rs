@@ -191,7 +191,7 @@ impl Setup {
             store,
             queue,
             deliveries,
-            http: reqwest::Client::new(),
+            http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
             tasks: vec![server, dispatch],
             _dir: dir,
         }

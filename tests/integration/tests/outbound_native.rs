@@ -245,7 +245,7 @@ async fn hammer(
     concurrency: usize,
     body: impl Fn(usize) -> Vec<u8>,
 ) -> Vec<Duration> {
-    let http = reqwest::Client::new();
+    let http = bitconn::odoo::tls::http_client_builder().build().unwrap();
     let bodies: Vec<Vec<u8>> = (0..total).map(body).collect();
     let next = Arc::new(std::sync::atomic::AtomicUsize::new(0));
     let bodies = Arc::new(bodies);

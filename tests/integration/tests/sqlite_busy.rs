@@ -93,7 +93,7 @@ async fn ten_calls_give_ten_entries_while_the_database_is_locked() {
 
     let lock = hold_write_lock(&path);
     let locked_at = Instant::now();
-    let http = reqwest::Client::new();
+    let http = bitconn::odoo::tls::http_client_builder().build().unwrap();
     for n in 0..10 {
         let started = Instant::now();
         let answer = http

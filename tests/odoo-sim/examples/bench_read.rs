@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
     for _ in 0..CLIENTS {
         let (url, body, done, errors) = (url.clone(), body.clone(), done.clone(), errors.clone());
         tasks.push(tokio::spawn(async move {
-            let client = reqwest::Client::new();
+            let client = http_client();
             while started.elapsed() < WINDOW {
                 match client.post(&url).json(&body).send().await {
                     Ok(r) if r.status().is_success() => {
@@ -50,4 +50,11 @@ async fn main() -> anyhow::Result<()> {
         sim.sim.call_count()
     );
     Ok(())
+}
+
+/// A plain-HTTP client for the simulator. reqwest carries no TLS crypto provider of its own in this workspace,
+/// so one is installed for the process first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

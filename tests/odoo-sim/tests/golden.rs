@@ -103,7 +103,7 @@ async fn golden_corpus_matches() {
         std::fs::read_to_string(PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("KNOWN_DIFFERENCES.md"))
             .unwrap_or_default();
     let sim = odoo_sim::start(odoo_sim::SimConfig::default()).await.unwrap();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let verbose = std::env::var_os("GOLDEN_VERBOSE").is_some();
     let (mut ok, mut bad) = (0usize, Vec::new());
     for (n, path) in files.iter().enumerate() {
@@ -189,4 +189,11 @@ fn volatile_values_keep_their_shape() {
     assert_eq!(shape(&json!("XCtMLNGEvh")), "<string>");
     assert_eq!(shape(&json!(4)), "<number>");
     assert_ne!(shape(&json!(false)), shape(&json!("2026-12-28")));
+}
+
+/// A plain-HTTP client for the simulator. reqwest carries no TLS crypto provider of its own in this workspace,
+/// so one is installed for the process first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -28,7 +28,7 @@ async fn call(
 #[tokio::test]
 async fn log_faults_reset_and_version() {
     let sim = odoo_sim::start(SimConfig::default()).await.unwrap();
-    let client = reqwest::Client::new();
+    let client = http_client();
     let r = call(
         &client,
         &sim.url,
@@ -191,7 +191,7 @@ async fn log_faults_reset_and_version() {
 #[tokio::test]
 async fn non_json_body_is_a_plain_400() {
     let sim = odoo_sim::start(SimConfig::default()).await.unwrap();
-    let resp = reqwest::Client::new()
+    let resp = http_client()
         .post(format!("{}/jsonrpc", sim.url))
         .body("not json")
         .send()
@@ -202,4 +202,11 @@ async fn non_json_body_is_a_plain_400() {
         resp.headers().get("connection").and_then(|v| v.to_str().ok()),
         Some("close")
     );
+}
+
+/// A plain-HTTP client for the simulator. reqwest carries no TLS crypto provider of its own in this workspace,
+/// so one is installed for the process first.
+fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

@@ -24,9 +24,7 @@ pub(crate) struct ReqwestHttpClient {
 
 impl ReqwestHttpClient {
     pub(crate) fn new() -> Result<Self, String> {
-        let tls = crate::odoo::tls::client_config().map_err(|e| e.to_string())?;
-        let http = reqwest::Client::builder()
-            .tls_backend_preconfigured(tls)
+        let http = crate::odoo::tls::http_client_builder()
             .connect_timeout(CONNECT_TIMEOUT)
             .tcp_nodelay(true)
             .build()

@@ -73,7 +73,7 @@ impl Harness {
             log,
             idempotency,
             gateway,
-            http: reqwest::Client::new(),
+            http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
             server,
         }
     }

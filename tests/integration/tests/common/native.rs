@@ -162,7 +162,7 @@ impl Setup {
             queue,
             gateway,
             deliveries,
-            http: reqwest::Client::new(),
+            http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
             tasks: vec![server, dispatch],
             _dir: dir,
         }

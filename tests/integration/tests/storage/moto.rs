@@ -82,6 +82,7 @@ impl Moto {
             .endpoint_url(&self.endpoint)
             .region(Region::new("us-east-1"))
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+            .http_client(bitconn::store::aws_http_client().unwrap())
             .load()
             .await
     }

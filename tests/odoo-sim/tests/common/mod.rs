@@ -21,7 +21,7 @@ impl Odoo {
     pub async fn start_with(config: SimConfig) -> Odoo {
         Odoo {
             sim: odoo_sim::start(config).await.unwrap(),
-            client: reqwest::Client::new(),
+            client: http_client(),
         }
     }
 
@@ -83,4 +83,11 @@ impl Odoo {
             .await;
         r["result"] == json!(38)
     }
+}
+
+/// A plain-HTTP client for the simulator. reqwest carries no TLS crypto provider of its own in this workspace,
+/// so one is installed for the process first.
+pub fn http_client() -> reqwest::Client {
+    let _ = rustls::crypto::ring::default_provider().install_default();
+    reqwest::Client::new()
 }

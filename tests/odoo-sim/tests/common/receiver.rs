@@ -148,7 +148,7 @@ async fn probe(url: &str, model: &str, domain: &Value, fields: &Value) -> Value 
     let body = json!({"jsonrpc": "2.0", "method": "call", "id": 1, "params": {"service": "object",
         "method": "execute_kw", "args": [odoo_sim::DEFAULT_DB, 2, odoo_sim::DEFAULT_ADMIN_API_KEY, model,
         "search_read", [domain], {"fields": fields}]}});
-    let r: Value = reqwest::Client::new()
+    let r: Value = super::http_client()
         .post(format!("{url}/jsonrpc"))
         .json(&body)
         .send()
