@@ -229,8 +229,8 @@ impl Stage<'_> {
         self.enqueue(&event.event_id, &job, config).await
     }
 
-    /// Queues the delivery; of an ordered webhook, in its group, behind what was queued before this event
-    /// was settled (the event held the group's head until now, so nothing queued after it went first).
+    /// Queues the delivery; of an ordered webhook, in its group, while this event still holds the group's head,
+    /// so the delivery goes out before the events posted after this one (each re-read only once at the head).
     async fn enqueue(&self, key: &str, job: &Job, config: &WebhookConfig) -> Settle {
         let group = ordering_group(config);
         match self
