@@ -1,20 +1,26 @@
 //! Native events of an ordered webhook over real HTTP: Odoo's posts to the gateway's native route (and the
-//! poller's finds), the re-read in the Odoo simulator, the dispatcher on an SQLite queue, and a receiver that
-//! fails its first answers.
+//! poller's finds), the re-read in the Odoo simulator, the dispatcher on an SQLite queue or on SQS (moto, the
+//! FIFO queue), and a receiver that fails its first answers.
 #![allow(clippy::unwrap_used)]
 
 mod common;
+mod storage;
 
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use bitconn::config::{PollCursor, PollSettings, RetrySchedule, TriggerOn};
+use bitconn::execution_log::MemoryExecutionLog;
+use bitconn::gateway::{Gateway, GatewaySettings};
+use bitconn::outbound::deliveries::MemoryDeliveryLog;
 use bitconn::outbound::poll::Poller;
+use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::store::ConfigStore;
 use common::native::{Hook, Receiver, Setup, captured};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
+use storage::sqs::sqs_queue;
 
 /// Every request a receiver got: the partner's name, and whether it was answered 2xx.
 type Log = Arc<Mutex<Vec<(String, bool)>>>;
@@ -153,4 +159,70 @@ async fn changes_the_poller_finds_for_an_ordered_webhook_arrive_in_order_behind_
     assert_eq!(delivered(&log), names, "{requests:?}");
     let sent: Vec<&str> = requests.iter().map(|(name, _)| name.as_str()).collect();
     assert_eq!(sent, [names[0], names[0], names[0], names[1], names[2]]);
+}
+
+#[tokio::test]
+async fn on_sqs_native_events_of_an_ordered_webhook_go_through_the_fifo_queue_in_order() {
+    // The simulator, the store and the webhook come from the native harness; the gateway and dispatcher here
+    // queue on SQS instead of its SQLite file.
+    let setup = Setup::start().await;
+    let (receiver, log) = failing_receiver(1).await;
+    let hook = setup.hook(&receiver, TriggerOn::CreateOrWrite, 300).await;
+    ordered(&setup, &hook).await;
+
+    let queue = Arc::new(sqs_queue().await);
+    let gateway = Arc::new(
+        Gateway::new(
+            setup.store.clone(),
+            Arc::new(MemoryExecutionLog::new()),
+            Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
+            GatewaySettings::default(),
+        )
+        .with_queue(queue.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = bitconn::gateway::router(gateway.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dispatcher = Dispatcher::new(
+        setup.store.clone(),
+        queue.clone(),
+        Arc::new(MemoryDeliveryLog::new()),
+        gateway,
+        DispatchSettings {
+            idle_poll: Duration::from_millis(100),
+            ..DispatchSettings::default()
+        },
+    );
+    let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+
+    let names = ["WHSQS first", "WHSQS second", "WHSQS third"];
+    for name in names {
+        let id = setup
+            .rpc("res.partner", "create", json!([{"name": name}]))
+            .await
+            .as_i64()
+            .unwrap();
+        let answer = setup
+            .http
+            .post(format!("{url}/bitconn/outbound/{}/{}", hook.config.id, hook.key))
+            .header("Content-Type", "application/json")
+            .body(captured("01-partner-create.json", id))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(answer.status(), 202);
+    }
+    let until = Instant::now() + Duration::from_secs(60);
+    while delivered(&log).len() < names.len() && Instant::now() < until {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    server.abort();
+    dispatch.abort();
+    let requests = log.lock().unwrap().clone();
+    assert_eq!(delivered(&log), names, "{requests:?}");
+    let sent: Vec<&str> = requests.iter().map(|(name, _)| name.as_str()).collect();
+    assert_eq!(sent, [names[0], names[0], names[1], names[2]]);
 }
