@@ -1,6 +1,6 @@
 //! `bitconn deliveries replay`: queue an event again with the same event id (receivers deduplicate on
-//! `webhook-id`) under a fresh dedup key. The job comes from the dead-letter list when it is there (whole),
-//! else from the delivery log (credential-like keys of `extra` redacted there).
+//! `webhook-id`) under a fresh dedup key. The job comes from the dead-letter list when it is there (whole, and
+//! removed from it once queued again), else from the delivery log (credential-like keys of `extra` redacted).
 
 use anyhow::{Context as _, bail};
 use bitconn::outbound::deliveries::{
@@ -40,13 +40,17 @@ pub async fn run(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
             outbound_stores::QUEUE_VARIABLE
         );
     };
-    let dead: BTreeMap<String, Job> = queue
+    let mut dead: BTreeMap<String, Job> = BTreeMap::new();
+    let mut handles: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for job in queue
         .dead(MAX_REPLAY)
         .await
         .context("cannot read the dead-letter list")?
-        .into_iter()
-        .map(|d| (d.job.event_id().to_owned(), d.job))
-        .collect();
+    {
+        let event = job.job.event_id().to_owned();
+        handles.entry(event.clone()).or_default().push(job.handle);
+        dead.insert(event, job.job);
+    }
     let chosen = match &args.event_id {
         Some(event) => vec![(event.clone(), find(event, &dead, outbound.log.as_ref()).await?)],
         None => dead_events(&args, dead, outbound.log.as_ref()).await?,
@@ -54,6 +58,12 @@ pub async fn run(global: &Global, args: ReplayArgs) -> anyhow::Result<()> {
     let mut replayed = Vec::new();
     for (event, job) in chosen {
         enqueue(queue.as_ref(), &event, &job).await?;
+        // Only now that the job is queued again: a crash before this line leaves a duplicate, not a loss.
+        for handle in handles.get(&event).into_iter().flatten() {
+            if let Err(error) = queue.remove_dead(handle).await {
+                eprintln!("queued {event} again, but its dead-letter copy stays: {error}");
+            }
+        }
         replayed.push(event);
     }
     if global.json {

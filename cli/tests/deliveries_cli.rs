@@ -215,9 +215,13 @@ fn dead_deliveries_are_listed_shown_without_secrets_and_replayed_with_the_same_i
     assert_eq!(again.headers["webhook-id"], event);
     let delivered = wait_listed(&store, &["--status", "delivered"], &event);
     assert_eq!(delivered["attempts"].as_u64(), Some(3));
-    // Still on the dead-letter list, but delivered since: `--dead` leaves it alone.
+    // Off the dead-letter list once queued again (and delivered since): `--dead` finds nothing.
     let none = json(cli(&store, &["deliveries", "replay", "--dead"]));
     assert_eq!(none["replayed"], serde_json::json!([]));
+    // Its dead-letter copy is gone; a replay by id still works, from the job the log kept.
+    let from_log = json(cli(&store, &["deliveries", "replay", &event]));
+    assert_eq!(from_log["replayed"], serde_json::json!([event]));
+    assert_eq!(got.recv_timeout(WAIT).unwrap().headers["webhook-id"], event);
     assert!(fails(cli(&store, &["deliveries", "replay", "evt_never"])).contains("no delivery evt_never"));
     assert!(fails(cli(&store, &["deliveries", "show", "evt_never"])).contains("no delivery evt_never"));
     drop(served);

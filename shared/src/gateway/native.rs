@@ -10,7 +10,7 @@ use std::time::{Duration, SystemTime};
 use super::Gateway;
 use crate::config::{ModelName, TriggerOn, trigger_for_key};
 use crate::error::{Endpoint, GatewayError, json_response};
-use crate::outbound::native::{NativeEvent, burst_key, burst_window};
+use crate::outbound::native::{NativeEvent, burst_key, burst_window, ordering_group};
 use crate::outbound::queue::Job;
 use crate::store::StoreError;
 
@@ -148,8 +148,10 @@ impl Gateway {
         };
         let event_id = event.event_id.clone();
         let visible_at = at + delay;
+        // An ordered webhook's event takes its place in the group now; its delivery keeps that place.
+        let group = ordering_group(&config);
         let queued = queue
-            .enqueue(&dedup, &Job::Native(event), visible_at)
+            .enqueue_in(&dedup, &Job::Native(event), visible_at, group.as_deref())
             .await
             .map_err(|e| GatewayError::Store(StoreError::Backend(Box::new(e))))?;
         Ok((if queued { event_id } else { dedup }, queued))

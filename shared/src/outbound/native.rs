@@ -96,6 +96,16 @@ pub fn version_key(webhook: &WebhookId, model: &ModelName, record: &Value) -> St
     )
 }
 
+/// The ordering group of a webhook's jobs: its id when its target is ordered, as every producer queues them
+/// (the trigger route, the native route, the re-read stage and the poller), so they share one order.
+pub fn ordering_group(config: &WebhookConfig) -> Option<String> {
+    config
+        .outbound
+        .as_ref()
+        .filter(|target| target.ordered)
+        .map(|_| config.id.to_string())
+}
+
 /// The delivery job of one version of a record.
 pub fn delivery_of(config: &WebhookConfig, trigger: &NativeTrigger, record: &Value) -> (String, Job) {
     let key = version_key(&config.id, &trigger.model, record);
@@ -198,7 +208,7 @@ impl Stage<'_> {
             return self.phantom(received, event, delay).await;
         };
         let (key, job) = delivery_of(&config, &trigger, record);
-        self.enqueue(&key, &job).await
+        self.enqueue(&key, &job, &config).await
     }
 
     async fn queue_deletion(&self, config: &WebhookConfig, event: &NativeEvent) -> Settle {
@@ -216,11 +226,18 @@ impl Stage<'_> {
             event: Some(UNLINK_EVENT.into()),
             extra: Some(extra),
         };
-        self.enqueue(&event.event_id, &job).await
+        self.enqueue(&event.event_id, &job, config).await
     }
 
-    async fn enqueue(&self, key: &str, job: &Job) -> Settle {
-        match self.queue.enqueue(key, job, SystemTime::now()).await {
+    /// Queues the delivery; of an ordered webhook, in its group, while this event still holds the group's head,
+    /// so the delivery goes out before the events posted after this one (each re-read only once at the head).
+    async fn enqueue(&self, key: &str, job: &Job, config: &WebhookConfig) -> Settle {
+        let group = ordering_group(config);
+        match self
+            .queue
+            .enqueue_in(key, job, SystemTime::now(), group.as_deref())
+            .await
+        {
             Ok(_) => Settle::Ack,
             Err(error) => {
                 tracing::warn!(%error, "cannot queue the delivery of a native event");

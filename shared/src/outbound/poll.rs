@@ -8,7 +8,7 @@ use std::time::{Duration, SystemTime};
 use time::OffsetDateTime;
 use time::macros::format_description;
 
-use super::native::{delivery_of, version_spec};
+use super::native::{delivery_of, ordering_group, version_spec};
 use super::pydomain;
 use super::queue::Queue;
 use crate::config::{NativeTrigger, PollCursor, TriggerOn, WebhookConfig, WebhookId};
@@ -187,6 +187,7 @@ impl Poller {
         let field = date_field(trigger);
         let base = base_domain(trigger)?;
         let spec = version_spec(config).map_err(PollError::Config)?;
+        let group = ordering_group(config);
         let overlap = time::Duration::try_from(POLL_OVERLAP).unwrap_or(time::Duration::ZERO);
         let start = cursor
             .write_date
@@ -231,7 +232,7 @@ impl Poller {
                 let (key, job) = delivery_of(config, trigger, record);
                 let queued = self
                     .queue
-                    .enqueue(&key, &job, SystemTime::now())
+                    .enqueue_in(&key, &job, SystemTime::now(), group.as_deref())
                     .await
                     .map_err(|e| PollError::Queue(e.to_string()))?;
                 report.queued += usize::from(queued);

@@ -108,6 +108,67 @@ async fn events_summarise_their_latest_attempt(log: &dyn DeliveryLog) {
     assert!(!event.test);
 }
 
+/// Attempts recorded out of order (a retry that finished after a newer attempt was logged, a duplicate that
+/// failed after the delivery): the summary keeps the newest status and never downgrades a delivery, every
+/// attempt is counted, and the first time is the oldest attempt's.
+async fn an_attempt_recorded_late_never_brings_back_an_older_status(log: &dyn DeliveryLog) {
+    let webhook = WebhookId::generate();
+    let event = format!("evt_late_{}", WebhookId::generate());
+    let summary = || async {
+        let query = DeliveryQuery {
+            webhook: Some(webhook),
+            ..DeliveryQuery::default()
+        };
+        let events = log.events(&query).await.unwrap();
+        assert_eq!(events.len(), 1, "{events:?}");
+        events[0].clone()
+    };
+    log.record(attempt(&event, webhook, 2, 20, AttemptOutcome::Dead))
+        .await
+        .unwrap();
+    log.record(attempt(&event, webhook, 1, 30, AttemptOutcome::Retrying))
+        .await
+        .unwrap();
+    let late = summary().await;
+    assert_eq!((late.status, late.attempts), (AttemptOutcome::Dead, 2));
+    assert_eq!(late.last_error.as_deref(), Some("attempt 2 failed"));
+    assert_eq!((OffsetDateTime::now_utc() - late.last_at).whole_minutes(), 20);
+    assert_eq!((OffsetDateTime::now_utc() - late.first_at).whole_minutes(), 30);
+    let dead = DeliveryQuery {
+        webhook: Some(webhook),
+        status: Some(StatusFilter::Is(AttemptOutcome::Dead)),
+        ..DeliveryQuery::default()
+    };
+    assert_eq!(ids(&log.events(&dead).await.unwrap()), [event.as_str()]);
+
+    // Replayed and delivered; then a duplicate of an earlier job fails after it, and one more is logged late.
+    log.record(attempt(&event, webhook, 1, 10, AttemptOutcome::Delivered))
+        .await
+        .unwrap();
+    log.record(attempt(&event, webhook, 3, 5, AttemptOutcome::Retrying))
+        .await
+        .unwrap();
+    log.record(attempt(&event, webhook, 4, 40, AttemptOutcome::Dead))
+        .await
+        .unwrap();
+    let delivered = summary().await;
+    assert_eq!(
+        (delivered.status, delivered.attempts, delivered.last_status),
+        (AttemptOutcome::Delivered, 5, Some(200))
+    );
+    assert_eq!(delivered.last_error, None);
+    assert_eq!(
+        (OffsetDateTime::now_utc() - delivered.last_at).whole_minutes(),
+        10
+    );
+    assert_eq!(
+        (OffsetDateTime::now_utc() - delivered.first_at).whole_minutes(),
+        40
+    );
+    assert!(log.events(&dead).await.unwrap().is_empty());
+    assert_eq!(log.event(&event).await.unwrap().len(), 5);
+}
+
 async fn listings_filter_by_webhook_status_since_and_limit(log: &dyn DeliveryLog) {
     let (a, b) = (WebhookId::generate(), WebhookId::generate());
     let tag = WebhookId::generate().to_string();
@@ -212,6 +273,7 @@ macro_rules! contract {
             contract!(@properties $open;
                 attempts_of_an_event_read_back_whole_and_in_order,
                 events_summarise_their_latest_attempt,
+                an_attempt_recorded_late_never_brings_back_an_older_status,
                 listings_filter_by_webhook_status_since_and_limit,
                 nothing_past_the_retention_is_returned);
         })*

@@ -114,6 +114,40 @@ async fn retry_later_moves_visibility_and_dead_letter_keeps_the_job(queue: &dyn 
     assert_eq!(dead[0].job.event_id(), "r");
 }
 
+/// A replay queues the dead job again, then removes it from the dead-letter list: the next listing no longer
+/// finds it (so a bulk replay does not queue it twice), the others stay, and the job queued again goes out.
+async fn a_dead_job_queued_again_is_removed_from_the_dead_letter_list(queue: &dyn Queue, _tick: Duration) {
+    for key in ["d1", "d2"] {
+        queue.enqueue(key, &job(key), SystemTime::now()).await.unwrap();
+        let got = queue.receive(1, LEASE).await.unwrap();
+        assert_eq!(got.len(), 1);
+        queue.dead_letter(&got[0].receipt, "HTTP 500").await.unwrap();
+    }
+    let dead = queue.dead(10).await.unwrap();
+    let mut listed: Vec<&str> = dead.iter().map(|d| d.job.event_id()).collect();
+    listed.sort_unstable();
+    assert_eq!(listed, ["d1", "d2"]);
+    let first = dead.iter().find(|d| d.job.event_id() == "d1").unwrap();
+    assert!(
+        queue
+            .enqueue("replay_d1", &first.job, SystemTime::now())
+            .await
+            .unwrap()
+    );
+    queue.remove_dead(&first.handle).await.unwrap();
+    let left = queue.dead(10).await.unwrap();
+    let left: Vec<&str> = left.iter().map(|d| d.job.event_id()).collect();
+    assert_eq!(left, ["d2"], "the replayed job left the dead-letter list");
+    let again = queue.receive(10, LEASE).await.unwrap();
+    assert_eq!(ids(&again), ["d1"]);
+    queue.ack(&again[0].receipt).await.unwrap();
+    assert!(
+        !queue.enqueue("d1", &job("d1"), SystemTime::now()).await.unwrap(),
+        "its dedup key is still remembered"
+    );
+    assert_eq!(queue.dead(10).await.unwrap().len(), 1);
+}
+
 async fn receive_takes_at_most_max_in_order(queue: &dyn Queue, _tick: Duration) {
     for i in 0..5 {
         queue
@@ -240,6 +274,9 @@ impl Queue for OnFifo {
     async fn dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
         self.0.dead(limit).await
     }
+    async fn remove_dead(&self, handle: &str) -> Result<(), QueueError> {
+        self.0.remove_dead(handle).await
+    }
 }
 
 const LOCAL_TICK: Duration = Duration::from_millis(100);
@@ -278,6 +315,7 @@ contract!(
     a_repeated_dedup_key_is_dropped_even_after_ack,
     not_before_delays_and_expired_leases_are_handed_out_again,
     retry_later_moves_visibility_and_dead_letter_keeps_the_job,
+    a_dead_job_queued_again_is_removed_from_the_dead_letter_list,
     receive_takes_at_most_max_in_order,
     an_ordered_group_goes_one_at_a_time_and_a_waiting_head_holds_it,
     ordered_jobs_keep_their_order_under_retries,

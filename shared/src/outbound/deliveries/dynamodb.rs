@@ -4,25 +4,24 @@
 
 use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters as _;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
-use aws_sdk_dynamodb::types::{
-    AttributeDefinition, AttributeValue, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType,
-    Projection, ProjectionType, ScalarAttributeType,
-};
+use aws_sdk_dynamodb::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::update_item::UpdateItemError;
+use aws_sdk_dynamodb::types::{AttributeValue, ReturnValue};
 use std::collections::HashMap;
-use std::time::Duration as StdDuration;
 use time::format_description::well_known::Rfc3339;
 use time::macros::format_description;
 use time::{Duration, OffsetDateTime, UtcOffset};
 
 use super::{
     Attempt, AttemptOutcome, DeliveryLog, DeliveryLogError, DeliveryQuery, EventSummary, newest_first,
+    summary_rank,
 };
 use crate::config::WebhookId;
 use crate::execution_log::DEFAULT_RETENTION;
-use crate::store::StoreError;
-use crate::store::dynamodb::{Failure, classify, enable_ttl};
+use crate::store::dynamodb::{Failure, classify};
+
+mod table;
+pub use table::create_deliveries_table;
 
 /// Partition key (the event id), sort key, TTL attribute (epoch seconds).
 const PARTITION_KEY: &str = "event_id";
@@ -35,9 +34,12 @@ const ATTEMPT_PREFIX: &str = "a#";
 pub const BY_WEBHOOK_INDEX: &str = "by_webhook";
 const INDEX_PARTITION: &str = "webhook_id";
 const INDEX_SORT: &str = "last_at";
+/// Summary attributes: the shown attempt's `summary_rank` (`<1 if delivered, else 0>#<sort time>`, so string
+/// order is rank order) and the first attempt's sort time (`first_at` at fixed width, compared the same way).
+const RANK: &str = "rank";
+const FIRST_SORT: &str = "first_sk";
 /// Pages one read goes through at most (a page is up to 1 MB), so a listing never runs unbounded.
 const MAX_PAGES: usize = 50;
-const TABLE_ACTIVE_TIMEOUT: StdDuration = StdDuration::from_secs(120);
 
 /// Sort keys hold the UTC time at fixed width, so string order is time order.
 const SORT_TIME: &[time::format_description::BorrowedFormatItem<'static>] =
@@ -130,13 +132,16 @@ impl DynamoDeliveryLog {
         Ok(item)
     }
 
-    /// Brings the event's summary to this attempt: latest outcome, one more attempt, first time kept.
+    /// Brings the event's summary to this attempt when it ranks at least as high as the one shown
+    /// (`summary_rank`, kept as `rank`), else only counts it; then moves `first_at` back if it is older.
     async fn update_summary(&self, a: &Attempt) -> Result<(), DeliveryLogError> {
         let mut names = HashMap::from([
             ("#w".to_owned(), "webhook_id".to_owned()),
             ("#l".to_owned(), INDEX_SORT.to_owned()),
             ("#at".to_owned(), "at".to_owned()),
             ("#f".to_owned(), "first_at".to_owned()),
+            ("#ff".to_owned(), FIRST_SORT.to_owned()),
+            ("#r".to_owned(), RANK.to_owned()),
             ("#o".to_owned(), "outcome".to_owned()),
             ("#t".to_owned(), "test".to_owned()),
             ("#u".to_owned(), "url".to_owned()),
@@ -149,6 +154,7 @@ impl DynamoDeliveryLog {
             (":w".to_owned(), s(&a.webhook_id.to_string())),
             (":l".to_owned(), s(&sort_time(a.at))),
             (":at".to_owned(), s(&rfc3339(a.at))),
+            (":r".to_owned(), s(&rank(a))),
             (":o".to_owned(), s(a.outcome.as_str())),
             (":t".to_owned(), AttributeValue::Bool(a.test)),
             (":u".to_owned(), s(&a.url)),
@@ -160,6 +166,8 @@ impl DynamoDeliveryLog {
             "#l = :l",
             "#at = :at",
             "#f = if_not_exists(#f, :at)",
+            "#ff = if_not_exists(#ff, :l)",
+            "#r = :r",
             "#o = :o",
             "#t = :t",
             "#u = :u",
@@ -189,18 +197,73 @@ impl DynamoDeliveryLog {
         if !remove.is_empty() {
             expression.push_str(&format!(" REMOVE {}", remove.join(", ")));
         }
-        self.client
+        // Summaries written before ranks were kept have none: the attempt recorded now takes them over.
+        let newer = self
+            .client
             .update_item()
             .table_name(&self.table)
             .key(PARTITION_KEY, s(&a.event_id))
             .key(SORT_KEY, s(SUMMARY_SK))
             .update_expression(expression)
+            .condition_expression("attribute_not_exists(#r) OR #r <= :r")
             .set_expression_attribute_names(Some(names))
             .set_expression_attribute_values(Some(values))
+            .return_values(ReturnValue::AllOld)
+            .send()
+            .await;
+        let before = match newer {
+            Ok(output) => output.attributes,
+            Err(error) if is_condition_failure(&error) => self.count_older(a).await?,
+            Err(error) => return Err(self.error("UpdateItem", error)),
+        };
+        let first = before.as_ref().and_then(|item| text(item, FIRST_SORT));
+        if first.is_some_and(|first| first > sort_time(a.at)) {
+            self.move_first_back(a).await?;
+        }
+        Ok(())
+    }
+
+    /// Counts an attempt that ranks below the one the summary shows (and leaves the rest as it is); returns
+    /// the summary as it is now.
+    async fn count_older(&self, a: &Attempt) -> Result<Option<Item>, DeliveryLogError> {
+        let output = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(&a.event_id))
+            .key(SORT_KEY, s(SUMMARY_SK))
+            .update_expression("ADD #n :one")
+            .expression_attribute_names("#n", "attempts")
+            .expression_attribute_values(":one", n(1))
+            .return_values(ReturnValue::AllNew)
             .send()
             .await
             .map_err(|e| self.error("UpdateItem", e))?;
-        Ok(())
+        Ok(output.attributes)
+    }
+
+    /// Makes this attempt the event's first when it is older than the first one kept (it was recorded late).
+    async fn move_first_back(&self, a: &Attempt) -> Result<(), DeliveryLogError> {
+        let moved = self
+            .client
+            .update_item()
+            .table_name(&self.table)
+            .key(PARTITION_KEY, s(&a.event_id))
+            .key(SORT_KEY, s(SUMMARY_SK))
+            .update_expression("SET #f = :at, #ff = :l")
+            .condition_expression("#ff > :l")
+            .expression_attribute_names("#f", "first_at")
+            .expression_attribute_names("#ff", FIRST_SORT)
+            .expression_attribute_values(":at", s(&rfc3339(a.at)))
+            .expression_attribute_values(":l", s(&sort_time(a.at)))
+            .send()
+            .await;
+        match moved {
+            Ok(_) => Ok(()),
+            // Another attempt, older still, got there first.
+            Err(error) if is_condition_failure(&error) => Ok(()),
+            Err(error) => Err(self.error("UpdateItem", error)),
+        }
     }
 
     /// Summaries of one webhook from the index, newest first, until `query`'s limit is met.
@@ -292,6 +355,18 @@ fn s(text: &str) -> AttributeValue {
 
 fn n(number: impl ToString) -> AttributeValue {
     AttributeValue::N(number.to_string())
+}
+
+/// `summary_rank` as one string that compares the same way.
+fn rank(a: &Attempt) -> String {
+    let (delivered, at) = summary_rank(a);
+    format!("{}#{}", u8::from(delivered), sort_time(at))
+}
+
+fn is_condition_failure<R>(error: &SdkError<UpdateItemError, R>) -> bool {
+    error
+        .as_service_error()
+        .is_some_and(UpdateItemError::is_conditional_check_failed_exception)
 }
 
 fn sort_time(at: OffsetDateTime) -> String {
@@ -462,68 +537,4 @@ impl DeliveryLog for DynamoDeliveryLog {
         }
         Ok(attempts)
     }
-}
-
-fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
-    StoreError::Backend(Box::new(error))
-}
-
-fn string_attribute(name: &str) -> Result<AttributeDefinition, StoreError> {
-    AttributeDefinition::builder()
-        .attribute_name(name)
-        .attribute_type(ScalarAttributeType::S)
-        .build()
-        .map_err(build_error)
-}
-
-fn key(name: &str, key_type: KeyType) -> Result<KeySchemaElement, StoreError> {
-    KeySchemaElement::builder()
-        .attribute_name(name)
-        .key_type(key_type)
-        .build()
-        .map_err(build_error)
-}
-
-/// The deliveries table: partition key `event_id`, sort key `sk`, the `by_webhook` index (`webhook_id`,
-/// `last_at`) and TTL on `expires_at`. Safe to call when it exists.
-pub async fn create_deliveries_table(client: &Client, table: &str) -> Result<(), StoreError> {
-    let index = GlobalSecondaryIndex::builder()
-        .index_name(BY_WEBHOOK_INDEX)
-        .key_schema(key(INDEX_PARTITION, KeyType::Hash)?)
-        .key_schema(key(INDEX_SORT, KeyType::Range)?)
-        .projection(Projection::builder().projection_type(ProjectionType::All).build())
-        .build()
-        .map_err(build_error)?;
-    let created = client
-        .create_table()
-        .table_name(table)
-        .attribute_definitions(string_attribute(PARTITION_KEY)?)
-        .attribute_definitions(string_attribute(SORT_KEY)?)
-        .attribute_definitions(string_attribute(INDEX_PARTITION)?)
-        .attribute_definitions(string_attribute(INDEX_SORT)?)
-        .key_schema(key(PARTITION_KEY, KeyType::Hash)?)
-        .key_schema(key(SORT_KEY, KeyType::Range)?)
-        .global_secondary_indexes(index)
-        .billing_mode(BillingMode::PayPerRequest)
-        .send()
-        .await;
-    if let Err(error) = created
-        && error.code() != Some("ResourceInUseException")
-    {
-        let text = format!("DynamoDB CreateTable {table}: {}", DisplayErrorContext(&error));
-        return Err(StoreError::Backend(text.into()));
-    }
-    client
-        .wait_until_table_exists()
-        .table_name(table)
-        .wait(TABLE_ACTIVE_TIMEOUT)
-        .await
-        .map_err(|e| {
-            let text = format!(
-                "DynamoDB table {table} did not become active: {}",
-                DisplayErrorContext(&e)
-            );
-            StoreError::Backend(text.into())
-        })?;
-    enable_ttl(client, table, TTL_ATTRIBUTE).await
 }

@@ -112,12 +112,20 @@ pub struct Attempt {
     pub job: Option<Value>,
 }
 
+/// Which attempt an event's summary shows: the highest rank, the last recorded of equal ones. A delivered
+/// attempt outranks every other (a duplicate or a replay failing later does not undo a delivery the receiver
+/// got); among the rest the latest by time wins, so an attempt recorded late (a retry that finished after a
+/// newer one was logged) never brings back an older status. Every adapter applies this one rule.
+pub fn summary_rank(attempt: &Attempt) -> (bool, OffsetDateTime) {
+    (attempt.outcome == AttemptOutcome::Delivered, attempt.at)
+}
+
 /// One event as a listing shows it: its latest attempt and how many there were.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventSummary {
     pub event_id: String,
     pub webhook_id: WebhookId,
-    /// The outcome of the latest attempt.
+    /// The outcome of the latest attempt (of the delivered one, once there is one: `summary_rank`).
     pub status: AttemptOutcome,
     pub test: bool,
     pub attempts: u32,
@@ -134,7 +142,13 @@ impl EventSummary {
     /// The summary of one event's attempts (in the order they were recorded); `None` for no attempt.
     pub fn of(attempts: &[Attempt]) -> Option<Self> {
         let first = attempts.iter().map(|a| a.at).min()?;
-        let last = attempts.last()?;
+        let last = attempts.iter().reduce(|best, a| {
+            if summary_rank(a) >= summary_rank(best) {
+                a
+            } else {
+                best
+            }
+        })?;
         Some(Self {
             event_id: last.event_id.clone(),
             webhook_id: last.webhook_id,

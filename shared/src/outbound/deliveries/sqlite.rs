@@ -186,7 +186,8 @@ impl DeliveryLog for SqliteDeliveryLog {
     async fn events(&self, query: &DeliveryQuery) -> Result<Vec<EventSummary>, DeliveryLogError> {
         let webhook = query.webhook.map(|w| w.to_string());
         let from = nanos(query.oldest_kept(self.retention, OffsetDateTime::now_utc()));
-        // `,delivered,dead,` style: the outcomes kept, or NULL for any.
+        // `,delivered,dead,` style: the outcomes kept, or NULL for any. Each event shows its attempt of the
+        // highest `summary_rank` (delivered first, then the latest, then the last recorded).
         let outcomes = query.status.and_then(|s| s.outcomes()).map(|list| {
             let names: Vec<&str> = list.iter().map(|o| o.as_str()).collect();
             format!(",{},", names.join(","))
@@ -195,13 +196,16 @@ impl DeliveryLog for SqliteDeliveryLog {
         let limit = i64::try_from(query.capped_limit()).unwrap_or(i64::MAX);
         self.call(move |c, cutoff| {
             let mut select = c.prepare_cached(
-                "WITH last AS (
-                     SELECT event_id, max(seq) AS seq, count(*) AS n, min(at_ns) AS first_ns FROM deliveries
-                     WHERE at_ns >= ?1 AND (?2 IS NULL OR webhook_id = ?2) GROUP BY event_id)
+                "WITH ranked AS (
+                     SELECT seq, count(*) OVER event AS n, min(at_ns) OVER event AS first_ns,
+                            row_number() OVER (event ORDER BY outcome = 'delivered' DESC, at_ns DESC, seq DESC)
+                                AS place
+                     FROM deliveries WHERE at_ns >= ?1 AND (?2 IS NULL OR webhook_id = ?2)
+                     WINDOW event AS (PARTITION BY event_id))
                  SELECT d.event_id, d.webhook_id, d.outcome, d.test, last.n, last.first_ns, d.at_ns, d.url,
                         d.status, d.error
-                 FROM last JOIN deliveries d ON d.seq = last.seq
-                 WHERE d.at_ns >= ?3 AND (?4 IS NULL OR instr(?4, ',' || d.outcome || ',') > 0)
+                 FROM ranked AS last JOIN deliveries d ON d.seq = last.seq
+                 WHERE last.place = 1 AND d.at_ns >= ?3 AND (?4 IS NULL OR instr(?4, ',' || d.outcome || ',') > 0)
                    AND (?5 = 0 OR d.test = 1)
                  ORDER BY d.at_ns DESC, d.event_id DESC LIMIT ?6",
             )?;

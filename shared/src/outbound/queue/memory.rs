@@ -153,6 +153,7 @@ impl Queue for MemoryQueue {
             message.done_at = Some(now);
             let dead = DeadJob {
                 message_id: receipt.message_id.clone(),
+                handle: receipt.message_id.clone(),
                 job: message.job.clone(),
                 attempts: message.attempts,
                 reason: reason.to_owned(),
@@ -164,5 +165,10 @@ impl Queue for MemoryQueue {
 
     async fn dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
         Ok(self.with(|state| state.dead.iter().take(limit).cloned().collect()))
+    }
+
+    async fn remove_dead(&self, handle: &str) -> Result<(), QueueError> {
+        self.with(|state| state.dead.retain(|d| d.handle != handle));
+        Ok(())
     }
 }

@@ -80,6 +80,9 @@ pub struct Received {
 #[derive(Clone, Debug)]
 pub struct DeadJob {
     pub message_id: String,
+    /// What `Queue::remove_dead` takes to remove this job from the dead-letter list once it was queued again
+    /// (on SQS the receipt handle of the listing, valid until the dead-letter message is received again).
+    pub handle: String,
     pub job: Job,
     pub attempts: u32,
     pub reason: String,
@@ -122,6 +125,10 @@ pub trait Queue: Send + Sync {
     async fn dead_letter(&self, receipt: &Receipt, reason: &str) -> Result<(), QueueError>;
     /// Dead jobs, oldest first.
     async fn dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError>;
+    /// Removes a dead job that `dead` listed. A replay calls it only after the job was queued again, so a
+    /// crash between the two leaves a duplicate (which `webhook-id` lets receivers drop), never a lost job.
+    /// Removing one already removed changes nothing; on SQS a handle a later listing replaced is `LeaseLost`.
+    async fn remove_dead(&self, handle: &str) -> Result<(), QueueError>;
 }
 
 /// Milliseconds since the epoch (0 before it), the queues' clock.

@@ -371,12 +371,29 @@ impl Queue for SqliteQueue {
                 .map(|(id, text, attempts, reason)| {
                     Ok(DeadJob {
                         message_id: id.to_string(),
+                        handle: id.to_string(),
                         job: decode(&text)?,
                         attempts,
                         reason: reason.unwrap_or_default(),
                     })
                 })
                 .collect()
+        })
+        .await
+    }
+
+    /// A removed dead job becomes a finished one: its dedup key is still remembered until the window ends.
+    async fn remove_dead(&self, handle: &str) -> Result<(), QueueError> {
+        let Ok(id) = handle.parse::<i64>() else {
+            return Err(QueueError::LeaseLost(handle.to_owned()));
+        };
+        self.grouped(move |tx| {
+            tx.execute(
+                "UPDATE outbound_queue SET state = 'done' WHERE id = ?1 AND state = 'dead'",
+                params![id],
+            )
+            .map_err(backend)?;
+            Ok(())
         })
         .await
     }

@@ -14,6 +14,8 @@ use super::{
     DEDUP_WINDOW, DeadJob, Job, Queue, QueueError, Receipt, Received, SqsSpec, duration_millis, millis,
 };
 
+mod dead;
+
 /// Longest `DelaySeconds` SQS takes; a job due later is received early and hidden again until it is due.
 pub const MAX_DELAY: Duration = Duration::from_secs(900);
 /// Longest retry wait one visibility change gives: SQS allows 12 h counted from the receive, and the receive
@@ -21,8 +23,6 @@ pub const MAX_DELAY: Duration = Duration::from_secs(900);
 pub const MAX_RETRY_DELAY: Duration = Duration::from_secs(12 * 3600 - 600);
 /// Most messages one `ReceiveMessage` returns.
 const RECEIVE_BATCH: usize = 10;
-/// Most `ReceiveMessage` calls one `dead` listing makes per dead-letter queue.
-const DEAD_LIST_CALLS: usize = 20;
 /// A first receive this much before `not_before` was an early one (clocks of SQS and the producer differ).
 const EARLY_TOLERANCE_MS: i64 = 1000;
 /// Message attributes this adapter sets.
@@ -45,6 +45,10 @@ impl Lane {
             Self::Standard => "std",
             Self::Fifo => "fifo",
         }
+    }
+
+    fn of_tag(tag: &str) -> Option<Self> {
+        [Self::Standard, Self::Fifo].into_iter().find(|l| l.tag() == tag)
     }
 }
 
@@ -450,69 +454,6 @@ impl SqsQueue {
             .map_err(sdk("DeleteMessage"))?;
         Ok(())
     }
-
-    async fn dead_in(
-        &self,
-        dlq: &str,
-        limit: usize,
-        out: &mut Vec<(i64, DeadJob)>,
-    ) -> Result<(), QueueError> {
-        let mut seen = std::collections::HashSet::new();
-        for _ in 0..DEAD_LIST_CALLS {
-            if seen.len() >= limit {
-                break;
-            }
-            let output = self
-                .sqs
-                .receive_message()
-                .queue_url(dlq)
-                .max_number_of_messages(i32::try_from(RECEIVE_BATCH).unwrap_or(10))
-                .visibility_timeout(0)
-                .wait_time_seconds(0)
-                .message_system_attribute_names(Attr::All)
-                .message_attribute_names("All")
-                .send()
-                .await
-                .map_err(sdk("ReceiveMessage"))?;
-            let mut new = 0;
-            for m in output.messages() {
-                let id = m.message_id().unwrap_or_default().to_owned();
-                if !seen.insert(id.clone()) {
-                    continue;
-                }
-                new += 1;
-                let custom = |name: &str| {
-                    m.message_attributes()
-                        .and_then(|attrs| attrs.get(name))
-                        .and_then(|v| v.string_value())
-                        .map(str::to_owned)
-                };
-                let sent = m
-                    .attributes()
-                    .and_then(|a| a.get(&Attr::SentTimestamp))
-                    .and_then(|t| t.parse().ok())
-                    .unwrap_or(0);
-                let job = serde_json::from_str(m.body().unwrap_or_default())
-                    .map_err(|e| QueueError::Corrupt(e.to_string()))?;
-                let reason = custom(REASON).unwrap_or_else(|| {
-                    "moved by the queue's redrive policy: received more often than its maxReceiveCount".into()
-                });
-                out.push((
-                    sent,
-                    DeadJob {
-                        message_id: format!("dlq:{id}"),
-                        job,
-                        attempts: custom(ATTEMPTS).and_then(|a| a.parse().ok()).unwrap_or(0),
-                        reason,
-                    },
-                ));
-            }
-            if new == 0 {
-                break;
-            }
-        }
-        Ok(())
-    }
 }
 
 #[async_trait]
@@ -620,12 +561,16 @@ impl Queue for SqsQueue {
 
     async fn dead(&self, limit: usize) -> Result<Vec<DeadJob>, QueueError> {
         let mut found = Vec::new();
-        self.dead_in(&self.spec.dlq, limit, &mut found).await?;
-        if let Some(fifo_dlq) = &self.spec.fifo_dlq {
-            self.dead_in(fifo_dlq, limit, &mut found).await?;
+        self.dead_in(Lane::Standard, limit, &mut found).await?;
+        if self.spec.fifo_dlq.is_some() {
+            self.dead_in(Lane::Fifo, limit, &mut found).await?;
         }
         found.sort_by_key(|(sent, _)| *sent);
         Ok(found.into_iter().take(limit).map(|(_, dead)| dead).collect())
+    }
+
+    async fn remove_dead(&self, handle: &str) -> Result<(), QueueError> {
+        self.delete_dead(handle).await
     }
 }
 
