@@ -12,6 +12,7 @@ mod outbound_test;
 mod output;
 mod printable;
 mod serve;
+mod serve_delivery;
 mod store_cmd;
 mod stores;
 mod terminal;

@@ -14,7 +14,7 @@ use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 use crate::units::parse_timeout;
-use crate::{Global, demo, stores};
+use crate::{Global, demo, serve_delivery, stores};
 
 pub const DEFAULT_LISTEN: &str = "127.0.0.1:8080";
 
@@ -94,32 +94,61 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         ..GatewaySettings::default()
     };
     let outbound = open_outbound(global).await?;
-    let mut gateway = Gateway::new(opened.config.clone(), log.clone(), opened.idempotency, settings);
+    let mut gateway = Gateway::new(
+        opened.config.clone(),
+        log.clone(),
+        opened.idempotency.clone(),
+        settings.clone(),
+    );
     if let Some((queue, _)) = &outbound {
         gateway = gateway.with_queue(queue.clone());
     }
     let gateway = Arc::new(gateway);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
-    let poller = outbound
-        .as_ref()
-        .map(|(queue, _)| spawn_poller(&opened.config, queue, &gateway, &dispatch_stopped));
-    let dispatcher = outbound.map(|(queue, deliveries)| {
+    // The delivery side (dispatcher and poller) runs on lower-priority threads with an Odoo connection pool of its
+    // own, whose connections those threads drive: deliveries never delay an answer to a caller.
+    let delivery = match &outbound {
+        Some(_) => Some(serve_delivery::delivery_runtime().context("cannot start the delivery threads")?),
+        None => None,
+    };
+    let delivery_gateway = outbound.as_ref().map(|(queue, _)| {
+        Arc::new(
+            Gateway::new(
+                opened.config.clone(),
+                log.clone(),
+                opened.idempotency.clone(),
+                settings,
+            )
+            .with_queue(queue.clone()),
+        )
+    });
+    let mut delivery_tasks = Vec::new();
+    if let (Some(runtime), Some(delivery_gateway), Some((queue, deliveries))) =
+        (&delivery, &delivery_gateway, outbound)
+    {
+        delivery_tasks.push(spawn_poller(
+            runtime.handle(),
+            &opened.config,
+            &queue,
+            delivery_gateway,
+            &dispatch_stopped,
+        ));
         let dispatcher = Dispatcher::new(
             opened.config.clone(),
             queue,
             deliveries,
-            gateway.clone(),
+            delivery_gateway.clone(),
             DispatchSettings::default(),
         );
         let mut stopped = dispatch_stopped.clone();
-        tokio::spawn(async move {
+        delivery_tasks.push(runtime.spawn(async move {
             dispatcher
                 .run(async move {
                     let _ = stopped.wait_for(|s| *s).await;
                 })
                 .await;
-        })
-    });
+        }));
+    }
     // Installed before "listening" is printed, so a SIGTERM right after it is already a graceful stop.
     let shutdown = shutdown_signal()?;
     let limits = ServerLimits {
@@ -144,11 +173,12 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     }
     bitconn::server::serve(listener, app, limits, shutdown).await;
     let _ = stop_dispatch.send(true);
-    if let Some(dispatcher) = dispatcher {
-        let _ = dispatcher.await;
+    for task in delivery_tasks {
+        let _ = task.await;
     }
-    if let Some(poller) = poller {
-        let _ = poller.await;
+    if let Some(runtime) = delivery {
+        // Its tasks have finished; what is left (idle connections) needs no waiting for.
+        runtime.shutdown_background();
     }
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
@@ -171,6 +201,7 @@ type Outbound = (Arc<dyn Queue>, Arc<dyn DeliveryLog>);
 
 /// The backstop poller of native triggers with `--poll`, on a timer, stopped with the dispatcher.
 fn spawn_poller(
+    runtime: &tokio::runtime::Handle,
     store: &Arc<dyn bitconn::store::ConfigStore>,
     queue: &Arc<dyn Queue>,
     gateway: &Arc<Gateway>,
@@ -178,7 +209,7 @@ fn spawn_poller(
 ) -> tokio::task::JoinHandle<()> {
     let poller = bitconn::outbound::poll::Poller::new(store.clone(), queue.clone(), gateway.clone());
     let mut stopped = stop.clone();
-    tokio::spawn(async move {
+    runtime.spawn(async move {
         poller
             .run(async move {
                 let _ = stopped.wait_for(|s| *s).await;

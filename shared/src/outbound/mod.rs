@@ -11,6 +11,8 @@ pub mod poll;
 pub mod pydomain;
 pub mod queue;
 pub mod signature;
+#[cfg(feature = "sqlite")]
+mod sqlite_worker;
 pub mod ssrf;
 pub mod template;
 

@@ -83,6 +83,9 @@ pub struct SqliteDb {
     log_writer: Arc<Mutex<Connection>>,
     log_reader: Arc<Mutex<Connection>>,
     name: Arc<str>,
+    /// The runtime that opened the database runs its blocking calls, whichever runtime asks: in `bitconn serve`
+    /// the delivery side runs on lower-priority threads, and a connection others wait for is never held by one.
+    runtime: tokio::runtime::Handle,
 }
 
 impl SqliteDb {
@@ -109,6 +112,7 @@ impl SqliteDb {
             log_writer,
             log_reader,
             name,
+            runtime: tokio::runtime::Handle::current(),
         })
     }
 
@@ -127,12 +131,13 @@ impl SqliteDb {
             Role::LogWrite => &self.log_writer,
             Role::LogRead => &self.log_reader,
         });
-        tokio::task::spawn_blocking(move || {
-            let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            f(&mut connection)
-        })
-        .await
-        .map_err(|e| DbError::Worker(e.to_string()))?
+        self.runtime
+            .spawn_blocking(move || {
+                let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
+                f(&mut connection)
+            })
+            .await
+            .map_err(|e| DbError::Worker(e.to_string()))?
     }
 }
 

@@ -3,7 +3,8 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, params};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
 use time::OffsetDateTime;
 
 use serde_json::Value;
@@ -12,6 +13,7 @@ use super::{
     Attempt, AttemptOutcome, DeliveryLog, DeliveryLogError, DeliveryQuery, EventSummary, StatusFilter,
 };
 use crate::config::WebhookId;
+use crate::outbound::sqlite_worker::{SqliteWorker, shared_worker};
 use crate::store::SqliteLocation;
 
 const SCHEMA: &str = "
@@ -45,9 +47,16 @@ const COLUMNS: &str = "event_id, webhook_id, attempt, at_ns, url, outcome, statu
 
 #[derive(Clone)]
 pub struct SqliteDeliveryLog {
-    connection: Arc<Mutex<Connection>>,
+    /// The thread owning the outbound database's connection, shared with the queue: attempts are written in the
+    /// commits the queue's acknowledgements share.
+    worker: SqliteWorker,
     retention: time::Duration,
+    /// When entries past the retention were last deleted (ms since the epoch).
+    last_sweep: Arc<AtomicI64>,
 }
+
+/// Entries past the retention are deleted at most this often (not with every attempt).
+const SWEEP_EVERY_MS: i64 = 1_000;
 
 fn err(e: impl std::fmt::Display) -> DeliveryLogError {
     DeliveryLogError(e.to_string())
@@ -60,20 +69,24 @@ impl SqliteDeliveryLog {
         retention: time::Duration,
     ) -> Result<Self, DeliveryLogError> {
         let location = location.clone();
-        let connection = tokio::task::spawn_blocking(move || {
-            let connection = crate::outbound::queue::shared_connection(&location)?;
-            let open = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            open.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
-            add_columns(&open).map_err(|e| e.to_string())?;
-            drop(open);
-            Ok::<_, String>(connection)
+        let worker = tokio::task::spawn_blocking(move || {
+            shared_worker(&location, || crate::outbound::queue::open_connection(&location))
         })
         .await
         .map_err(err)?
         .map_err(DeliveryLogError)?;
+        worker
+            .call(|c| {
+                c.execute_batch(SCHEMA)?;
+                add_columns(c)
+            })
+            .await
+            .map_err(err)?
+            .map_err(err)?;
         Ok(Self {
-            connection,
+            worker,
             retention,
+            last_sweep: Arc::default(),
         })
     }
 
@@ -81,14 +94,12 @@ impl SqliteDeliveryLog {
         &self,
         f: impl FnOnce(&Connection, i64) -> rusqlite::Result<T> + Send + 'static,
     ) -> Result<T, DeliveryLogError> {
-        let connection = self.connection.clone();
         let cutoff = nanos(OffsetDateTime::now_utc() - self.retention);
-        tokio::task::spawn_blocking(move || {
-            f(&connection.lock().unwrap_or_else(PoisonError::into_inner), cutoff)
-        })
-        .await
-        .map_err(err)?
-        .map_err(err)
+        self.worker
+            .call(move |c| f(c, cutoff))
+            .await
+            .map_err(err)?
+            .map_err(err)
     }
 }
 
@@ -143,8 +154,17 @@ impl DeliveryLog for SqliteDeliveryLog {
     async fn record(&self, a: Attempt) -> Result<(), DeliveryLogError> {
         let headers = serde_json::to_string(&a.request_headers).map_err(err)?;
         let job = a.job.as_ref().map(Value::to_string);
-        self.call(move |c, cutoff| {
-            c.execute("DELETE FROM deliveries WHERE at_ns < ?1", params![cutoff])?;
+        let now = OffsetDateTime::now_utc();
+        let cutoff = nanos(now - self.retention);
+        let now_ms = i64::try_from(now.unix_timestamp_nanos() / 1_000_000).unwrap_or(i64::MAX);
+        let sweep = now_ms - self.last_sweep.load(Ordering::Relaxed) >= SWEEP_EVERY_MS;
+        if sweep {
+            self.last_sweep.store(now_ms, Ordering::Relaxed);
+        }
+        let written = self.worker.grouped(move |c| -> rusqlite::Result<()> {
+            if sweep {
+                c.execute("DELETE FROM deliveries WHERE at_ns < ?1", params![cutoff])?;
+            }
             c.prepare_cached(&format!(
                 "INSERT INTO deliveries ({COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)"
             ))?
@@ -165,8 +185,8 @@ impl DeliveryLog for SqliteDeliveryLog {
                 job
             ])?;
             Ok(())
-        })
-        .await
+        });
+        written.await.map_err(err)?.map_err(err)
     }
 
     async fn list(&self, webhook: Option<WebhookId>, limit: usize) -> Result<Vec<Attempt>, DeliveryLogError> {

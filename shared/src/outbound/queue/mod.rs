@@ -14,7 +14,7 @@ pub use open::{InvalidQueueSpec, OpenedQueue, QueueSpec, SqsSpec, open_queue};
 #[cfg(feature = "sqlite")]
 pub use sqlite::SqliteQueue;
 #[cfg(feature = "sqlite")]
-pub(crate) use sqlite::shared_connection;
+pub(crate) use sqlite::open_connection;
 #[cfg(feature = "sqs")]
 pub use sqs::{Accepted, MAX_DELAY, MAX_RETRY_DELAY, NOT_BEFORE_ATTRIBUTE, SqsQueue, SqsRecord, queue_name};
 

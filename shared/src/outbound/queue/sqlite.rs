@@ -3,10 +3,11 @@
 
 use async_trait::async_trait;
 use rusqlite::{Connection, OptionalExtension as _, params};
-use std::sync::{Arc, Mutex, PoisonError};
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 
 use super::{DEDUP_WINDOW, DeadJob, Job, Queue, QueueError, Receipt, Received, duration_millis, millis};
+use crate::outbound::sqlite_worker::{SqliteWorker, shared_worker};
 use crate::store::SqliteLocation;
 
 /// How long a write waits for another writer (the delivery log on the same file) before failing.
@@ -35,34 +36,11 @@ const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
 #[derive(Clone)]
 pub struct SqliteQueue {
-    connection: Arc<Mutex<Connection>>,
+    /// The thread owning the database's connection, shared with the delivery log: concurrent enqueues and
+    /// acknowledgements (and attempts logged) share one commit.
+    worker: SqliteWorker,
     /// When the last sweep of finished jobs ran (ms since the epoch).
     last_sweep: Arc<std::sync::atomic::AtomicI64>,
-    /// Writes waiting for the connection: whoever takes it next runs them all in one transaction, so
-    /// concurrent enqueues and acknowledgements share one commit (group commit).
-    writes: Arc<Mutex<Vec<Write>>>,
-}
-
-/// What a grouped write answers once its transaction committed (or did not).
-type Finish = Box<dyn FnOnce(Result<(), &str>) + Send>;
-/// A grouped write: runs in the group's transaction (or learns why there is none).
-type Write = Box<dyn for<'t, 'c> FnOnce(Result<&'t rusqlite::Transaction<'c>, &'t str>) -> Finish + Send>;
-
-/// Runs every waiting write in one transaction, then answers each with the commit's outcome.
-fn commit_writes(c: &mut Connection, writes: &Mutex<Vec<Write>>) {
-    let group = std::mem::take(&mut *writes.lock().unwrap_or_else(PoisonError::into_inner));
-    if group.is_empty() {
-        return;
-    }
-    let tx = c.transaction().map_err(|e| e.to_string());
-    let finishes: Vec<Finish> = group
-        .into_iter()
-        .map(|write| write(tx.as_ref().map_err(String::as_str)))
-        .collect();
-    let committed = tx.and_then(|tx| tx.commit().map_err(|e| e.to_string()));
-    for finish in finishes {
-        finish(committed.as_ref().copied().map_err(String::as_str));
-    }
 }
 
 /// A connection to an outbound database file (created 0600, WAL).
@@ -81,29 +59,6 @@ pub(crate) fn open_connection(location: &SqliteLocation) -> Result<Connection, S
     Ok(connection)
 }
 
-/// The process's one connection to an outbound database file, shared by the queue and the delivery log: their
-/// writes take turns on its mutex instead of on SQLite's file lock, whose busy handler sleeps (1 ms, 2 ms, … up to
-/// 100 ms a try) and under load let one connection starve the other for seconds. In memory, a new database.
-pub(crate) fn shared_connection(location: &SqliteLocation) -> Result<Arc<Mutex<Connection>>, String> {
-    type Open = Vec<(std::path::PathBuf, std::sync::Weak<Mutex<Connection>>)>;
-    static OPEN: Mutex<Open> = Mutex::new(Vec::new());
-    let SqliteLocation::File(path) = location else {
-        return Ok(Arc::new(Mutex::new(open_connection(location)?)));
-    };
-    let mut open = OPEN.lock().unwrap_or_else(PoisonError::into_inner);
-    open.retain(|(_, connection)| connection.strong_count() > 0);
-    if let Some(connection) = open
-        .iter()
-        .filter(|(p, _)| p == path)
-        .find_map(|(_, c)| c.upgrade())
-    {
-        return Ok(connection);
-    }
-    let connection = Arc::new(Mutex::new(open_connection(location)?));
-    open.push((path.clone(), Arc::downgrade(&connection)));
-    Ok(connection)
-}
-
 fn backend(e: impl std::fmt::Display) -> QueueError {
     QueueError::Backend(e.to_string())
 }
@@ -111,25 +66,25 @@ fn backend(e: impl std::fmt::Display) -> QueueError {
 impl SqliteQueue {
     pub async fn open(location: &SqliteLocation) -> Result<Self, QueueError> {
         let location = location.clone();
-        let connection = tokio::task::spawn_blocking(move || {
-            let connection = shared_connection(&location)?;
-            let open = connection.lock().unwrap_or_else(PoisonError::into_inner);
-            open.execute_batch(SCHEMA).map_err(|e| e.to_string())?;
-            let has_group = open.prepare("SELECT grp FROM outbound_queue LIMIT 0").is_ok();
-            if !has_group {
-                open.execute_batch(GROUP_COLUMN).map_err(|e| e.to_string())?;
-            }
-            open.execute_batch(GROUP_INDEX).map_err(|e| e.to_string())?;
-            drop(open);
-            Ok::<_, String>(connection)
-        })
-        .await
-        .map_err(backend)?
-        .map_err(QueueError::Backend)?;
+        let worker =
+            tokio::task::spawn_blocking(move || shared_worker(&location, || open_connection(&location)))
+                .await
+                .map_err(backend)?
+                .map_err(QueueError::Backend)?;
+        worker
+            .call(|c| {
+                c.execute_batch(SCHEMA)?;
+                if c.prepare("SELECT grp FROM outbound_queue LIMIT 0").is_err() {
+                    c.execute_batch(GROUP_COLUMN)?;
+                }
+                c.execute_batch(GROUP_INDEX)
+            })
+            .await
+            .map_err(backend)?
+            .map_err(backend)?;
         Ok(Self {
-            connection,
+            worker,
             last_sweep: Arc::default(),
-            writes: Arc::default(),
         })
     }
 
@@ -137,10 +92,7 @@ impl SqliteQueue {
         &self,
         f: impl FnOnce(&mut Connection) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
-        let connection = self.connection.clone();
-        tokio::task::spawn_blocking(move || f(&mut connection.lock().unwrap_or_else(PoisonError::into_inner)))
-            .await
-            .map_err(backend)?
+        self.worker.call(f).await.map_err(backend)?
     }
 
     /// Runs `f` in a transaction shared with the writes waiting beside it; answers once that one committed.
@@ -148,26 +100,7 @@ impl SqliteQueue {
         &self,
         f: impl FnOnce(&rusqlite::Transaction<'_>) -> Result<T, QueueError> + Send + 'static,
     ) -> Result<T, QueueError> {
-        let (done, answer) = tokio::sync::oneshot::channel();
-        let write: Write = Box::new(move |tx| {
-            let result = tx.map_err(backend).and_then(f);
-            Box::new(move |committed| {
-                let _ = done.send(result.and_then(|value| committed.map(|()| value).map_err(backend)));
-            })
-        });
-        self.writes
-            .lock()
-            .unwrap_or_else(PoisonError::into_inner)
-            .push(write);
-        let writes = self.writes.clone();
-        self.call(move |c| {
-            commit_writes(c, &writes);
-            Ok(())
-        })
-        .await?;
-        answer
-            .await
-            .map_err(|_| QueueError::Backend("a queued write was dropped".into()))?
+        self.worker.grouped(f).await.map_err(backend)?
     }
 
     /// Runs `change` on the job `receipt` leases, if the lease still holds.
@@ -472,19 +405,5 @@ mod tests {
             100,
             "every answered enqueue was committed"
         );
-    }
-
-    #[test]
-    fn the_queue_and_the_log_of_one_file_share_a_connection() {
-        let dir = tempfile::tempdir().unwrap();
-        let location = SqliteLocation::File(dir.path().join("outbound.db"));
-        let first = shared_connection(&location).unwrap();
-        assert!(Arc::ptr_eq(&first, &shared_connection(&location).unwrap()));
-        let other = SqliteLocation::File(dir.path().join("other.db"));
-        assert!(!Arc::ptr_eq(&first, &shared_connection(&other).unwrap()));
-        assert!(!Arc::ptr_eq(
-            &shared_connection(&SqliteLocation::InMemory).unwrap(),
-            &shared_connection(&SqliteLocation::InMemory).unwrap()
-        ));
     }
 }
