@@ -6,11 +6,14 @@ use std::panic::{AssertUnwindSafe, catch_unwind};
 use std::path::PathBuf;
 use std::sync::mpsc::{Receiver, Sender, channel};
 use std::sync::{Arc, Mutex, PoisonError, Weak};
+use std::time::Duration;
 
 use crate::store::SqliteLocation;
 
 /// Most calls taken from the channel at once; the writes among them share a commit.
 const MAX_GROUP: usize = 512;
+/// How often the checkpoint thread copies the write-ahead log into the database file.
+const CHECKPOINT_EVERY: Duration = Duration::from_millis(200);
 
 /// What a grouped write answers once its transaction committed (or did not).
 pub(crate) type Finish = Box<dyn FnOnce(Result<(), &str>) + Send>;
@@ -169,13 +172,41 @@ pub(crate) fn shared_worker(
     {
         return Ok(SqliteWorker { calls });
     }
-    let name = path
-        .file_name()
-        .map(|n| n.to_string_lossy().into_owned())
-        .unwrap_or_default();
-    let worker = SqliteWorker::start(open()?, &name)?;
+    let connection = open()?;
+    // Checkpoints would otherwise run in whichever commit crosses the log's size, with a sync of the file:
+    // several milliseconds every queue call behind it would wait. Another thread runs them instead.
+    connection
+        .pragma_update(None, "wal_autocheckpoint", 0)
+        .map_err(|e| e.to_string())?;
+    let worker = SqliteWorker::start(connection, &file_name(path))?;
+    start_checkpoints(path.clone(), Arc::downgrade(&worker.calls))?;
     registry.push((path.clone(), Arc::downgrade(&worker.calls)));
     Ok(worker)
+}
+
+fn file_name(path: &std::path::Path) -> String {
+    path.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default()
+}
+
+/// A thread with a connection of its own that checkpoints the database every `CHECKPOINT_EVERY` (passive: it
+/// never waits for the writer, nor makes it wait), until the worker has ended.
+fn start_checkpoints(path: PathBuf, worker: Weak<Sender<Call>>) -> Result<(), String> {
+    let connection = Connection::open(&path).map_err(|e| e.to_string())?;
+    std::thread::Builder::new()
+        .name(format!("bitconn-checkpoint {}", file_name(&path)))
+        .spawn(move || {
+            while worker.strong_count() > 0 {
+                std::thread::sleep(CHECKPOINT_EVERY);
+                let checkpointed = connection.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(()));
+                if let Err(error) = checkpointed {
+                    tracing::debug!(%error, "checkpoint of the outbound database skipped");
+                }
+            }
+        })
+        .map(|_| ())
+        .map_err(|e| format!("cannot start the checkpoint thread: {e}"))
 }
 
 #[cfg(test)]
