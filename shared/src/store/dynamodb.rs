@@ -4,6 +4,7 @@ use async_trait::async_trait;
 use aws_sdk_dynamodb::Client;
 use aws_sdk_dynamodb::client::Waiters as _;
 use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_dynamodb::operation::create_table::CreateTableError;
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, AttributeValue, BillingMode, KeySchemaElement, KeyType, ReturnValue,
     ScalarAttributeType, TimeToLiveSpecification, TimeToLiveStatus,
@@ -285,6 +286,16 @@ pub(crate) async fn create_table(
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
+    created_or_existing(client, table, created).await
+}
+
+/// What every table creation ends with: an existing table is fine, any other refusal is an error; then waits
+/// until the table is active.
+pub(crate) async fn created_or_existing<T>(
+    client: &Client,
+    table: &str,
+    created: Result<T, SdkError<CreateTableError>>,
+) -> Result<(), StoreError> {
     if let Err(error) = created
         && error.code() != Some("ResourceInUseException")
     {

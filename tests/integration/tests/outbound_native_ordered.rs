@@ -9,13 +9,10 @@ mod storage;
 use axum::body::Bytes;
 use axum::http::{HeaderMap, StatusCode};
 use bitconn::config::{PollCursor, PollSettings, RetrySchedule, TriggerOn};
-use bitconn::execution_log::MemoryExecutionLog;
-use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::outbound::deliveries::MemoryDeliveryLog;
 use bitconn::outbound::poll::Poller;
-use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::store::ConfigStore;
-use common::native::{Hook, Receiver, Setup, captured};
+use common::native::{Hook, Receiver, Setup, captured, serve_and_dispatch};
 use serde_json::{Value, json};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
@@ -171,32 +168,13 @@ async fn on_sqs_native_events_of_an_ordered_webhook_go_through_the_fifo_queue_in
     ordered(&setup, &hook).await;
 
     let queue = Arc::new(sqs_queue().await);
-    let gateway = Arc::new(
-        Gateway::new(
-            setup.store.clone(),
-            Arc::new(MemoryExecutionLog::new()),
-            Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
-            GatewaySettings::default(),
-        )
-        .with_queue(queue.clone()),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    let app = bitconn::gateway::router(gateway.clone());
-    let server = tokio::spawn(async move {
-        let _ = axum::serve(listener, app).await;
-    });
-    let dispatcher = Dispatcher::new(
+    let (url, _gateway, tasks) = serve_and_dispatch(
         setup.store.clone(),
-        queue.clone(),
+        queue,
         Arc::new(MemoryDeliveryLog::new()),
-        gateway,
-        DispatchSettings {
-            idle_poll: Duration::from_millis(100),
-            ..DispatchSettings::default()
-        },
-    );
-    let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+        Duration::from_millis(100),
+    )
+    .await;
 
     let names = ["WHSQS first", "WHSQS second", "WHSQS third"];
     for name in names {
@@ -219,8 +197,7 @@ async fn on_sqs_native_events_of_an_ordered_webhook_go_through_the_fifo_queue_in
     while delivered(&log).len() < names.len() && Instant::now() < until {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    server.abort();
-    dispatch.abort();
+    tasks.iter().for_each(|t| t.abort());
     let requests = log.lock().unwrap().clone();
     assert_eq!(delivered(&log), names, "{requests:?}");
     let sent: Vec<&str> = requests.iter().map(|(name, _)| name.as_str()).collect();

@@ -12,7 +12,7 @@ use bitconn::config::{
 use bitconn::execution_log::MemoryExecutionLog;
 use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::outbound::deliveries::{Attempt, DeliveryLog, MemoryDeliveryLog};
-use bitconn::outbound::queue::SqliteQueue;
+use bitconn::outbound::queue::{Queue, SqliteQueue};
 use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::store::{ConfigStore, MemoryConfigStore, SqliteLocation};
 use serde_json::{Value, json};
@@ -114,6 +114,43 @@ pub struct Hook {
     pub signing: String,
 }
 
+/// A gateway on a free port queueing on `queue`, and a dispatcher draining it: the base URL, the gateway, and the
+/// two tasks (aborted by their owner).
+pub async fn serve_and_dispatch(
+    store: Arc<MemoryConfigStore>,
+    queue: Arc<dyn Queue>,
+    deliveries: Arc<MemoryDeliveryLog>,
+    idle_poll: Duration,
+) -> (String, Arc<Gateway>, Vec<tokio::task::JoinHandle<()>>) {
+    let gateway = Arc::new(
+        Gateway::new(
+            store.clone(),
+            Arc::new(MemoryExecutionLog::new()),
+            Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
+            GatewaySettings::default(),
+        )
+        .with_queue(queue.clone()),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    let app = bitconn::gateway::router(gateway.clone());
+    let server = tokio::spawn(async move {
+        let _ = axum::serve(listener, app).await;
+    });
+    let dispatcher = Dispatcher::new(
+        store,
+        queue,
+        deliveries,
+        gateway.clone(),
+        DispatchSettings {
+            idle_poll,
+            ..DispatchSettings::default()
+        },
+    );
+    let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+    (url, gateway, vec![server, dispatch])
+}
+
 impl Setup {
     pub async fn start() -> Self {
         Self::start_with(odoo_sim::SimConfig::default()).await
@@ -129,32 +166,13 @@ impl Setup {
                 .unwrap(),
         );
         let deliveries = Arc::new(MemoryDeliveryLog::new());
-        let gateway = Arc::new(
-            Gateway::new(
-                store.clone(),
-                Arc::new(MemoryExecutionLog::new()),
-                Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
-                GatewaySettings::default(),
-            )
-            .with_queue(queue.clone()),
-        );
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = bitconn::gateway::router(gateway.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let dispatcher = Dispatcher::new(
+        let (url, gateway, tasks) = serve_and_dispatch(
             store.clone(),
             queue.clone(),
             deliveries.clone(),
-            gateway.clone(),
-            DispatchSettings {
-                idle_poll: Duration::from_millis(10),
-                ..DispatchSettings::default()
-            },
-        );
-        let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+            Duration::from_millis(10),
+        )
+        .await;
         Self {
             sim,
             url,
@@ -163,7 +181,7 @@ impl Setup {
             gateway,
             deliveries,
             http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
-            tasks: vec![server, dispatch],
+            tasks,
             _dir: dir,
         }
     }

@@ -1,19 +1,14 @@
 //! The DynamoDB delivery log's table: its keys, the `by_webhook` index of summaries, and TTL.
 
 use aws_sdk_dynamodb::Client;
-use aws_sdk_dynamodb::client::Waiters as _;
-use aws_sdk_dynamodb::error::{DisplayErrorContext, ProvideErrorMetadata as _};
 use aws_sdk_dynamodb::types::{
     AttributeDefinition, BillingMode, GlobalSecondaryIndex, KeySchemaElement, KeyType, Projection,
     ProjectionType, ScalarAttributeType,
 };
-use std::time::Duration;
 
 use super::{BY_WEBHOOK_INDEX, INDEX_PARTITION, INDEX_SORT, PARTITION_KEY, SORT_KEY, TTL_ATTRIBUTE};
 use crate::store::StoreError;
-use crate::store::dynamodb::enable_ttl;
-
-const TABLE_ACTIVE_TIMEOUT: Duration = Duration::from_secs(120);
+use crate::store::dynamodb::{created_or_existing, enable_ttl};
 
 fn build_error(error: aws_sdk_dynamodb::error::BuildError) -> StoreError {
     StoreError::Backend(Box::new(error))
@@ -58,23 +53,6 @@ pub async fn create_deliveries_table(client: &Client, table: &str) -> Result<(),
         .billing_mode(BillingMode::PayPerRequest)
         .send()
         .await;
-    if let Err(error) = created
-        && error.code() != Some("ResourceInUseException")
-    {
-        let text = format!("DynamoDB CreateTable {table}: {}", DisplayErrorContext(&error));
-        return Err(StoreError::Backend(text.into()));
-    }
-    client
-        .wait_until_table_exists()
-        .table_name(table)
-        .wait(TABLE_ACTIVE_TIMEOUT)
-        .await
-        .map_err(|e| {
-            let text = format!(
-                "DynamoDB table {table} did not become active: {}",
-                DisplayErrorContext(&e)
-            );
-            StoreError::Backend(text.into())
-        })?;
+    created_or_existing(client, table, created).await?;
     enable_ttl(client, table, TTL_ATTRIBUTE).await
 }
