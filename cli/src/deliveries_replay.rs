@@ -4,7 +4,7 @@
 
 use anyhow::{Context as _, bail};
 use bitconn::outbound::deliveries::{
-    AttemptOutcome, DeliveryLog, DeliveryQuery, MAX_LIST_LIMIT, StatusFilter,
+    AttemptOutcome, DeliveryLog, DeliveryQuery, MAX_LIST_LIMIT, StatusFilter, summary_attempt,
 };
 use bitconn::outbound::queue::{Job, Queue};
 use clap::Args;
@@ -99,10 +99,7 @@ fn fresh_suffix() -> String {
 /// The job of one event: the dead-letter list's, else the latest one the log kept.
 async fn find(event: &str, dead: &BTreeMap<String, Job>, log: &dyn DeliveryLog) -> anyhow::Result<Job> {
     let attempts = log.event(event).await?;
-    if attempts
-        .last()
-        .is_some_and(|a| a.outcome == AttemptOutcome::Retrying)
-    {
+    if summary_attempt(&attempts).is_some_and(|a| a.outcome == AttemptOutcome::Retrying) {
         bail!("{event} is still queued for its next attempt; replaying it now would deliver it twice");
     }
     if let Some(job) = dead.get(event) {
@@ -150,7 +147,7 @@ async fn dead_events(
     }
     if args.since.is_none() {
         for (event, job) in dead {
-            let latest = log.event(&event).await?.last().map(|a| a.outcome);
+            let latest = summary_attempt(&log.event(&event).await?).map(|a| a.outcome);
             if latest.is_none_or(|o| o == AttemptOutcome::Dead) {
                 chosen.push((event, job));
             }

@@ -120,6 +120,11 @@ pub fn summary_rank(attempt: &Attempt) -> (bool, OffsetDateTime) {
     (attempt.outcome == AttemptOutcome::Delivered, attempt.at)
 }
 
+/// The attempt an event's summary shows (`summary_rank`), of attempts in the order they were recorded.
+pub fn summary_attempt(attempts: &[Attempt]) -> Option<&Attempt> {
+    attempts.iter().max_by_key(|a| summary_rank(a))
+}
+
 /// One event as a listing shows it: its latest attempt and how many there were.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct EventSummary {
@@ -343,6 +348,42 @@ mod tests {
         assert_eq!(kept["extra"]["source"], "odoo");
         let ids: Vec<i64> = (0..20_000).collect();
         assert!(logged_job(&serde_json::json!({ "ids": ids })).is_none());
+    }
+
+    fn attempt(outcome: AttemptOutcome, seconds: i64) -> Attempt {
+        Attempt {
+            event_id: "evt_1".into(),
+            webhook_id: WebhookId::generate(),
+            attempt: 1,
+            at: OffsetDateTime::UNIX_EPOCH + time::Duration::seconds(seconds),
+            url: "https://example.com/hook".into(),
+            outcome,
+            status: None,
+            duration_ms: 1,
+            error: None,
+            response: None,
+            test: false,
+            payload: None,
+            request_headers: BTreeMap::new(),
+            job: None,
+        }
+    }
+
+    #[test]
+    fn the_summary_attempt_is_the_latest_by_time_and_a_delivery_outranks_later_failures() {
+        use AttemptOutcome::{Dead, Delivered, Retrying};
+        // A retry recorded after the dead letter, though it happened before it.
+        let late = [attempt(Dead, 20), attempt(Retrying, 10)];
+        assert_eq!(summary_attempt(&late).unwrap().outcome, Dead);
+        let delivered = [attempt(Delivered, 5), attempt(Dead, 30)];
+        assert_eq!(summary_attempt(&delivered).unwrap().outcome, Delivered);
+        let tie = [attempt(Retrying, 7), attempt(Dead, 7)];
+        assert_eq!(
+            summary_attempt(&tie).unwrap().outcome,
+            Dead,
+            "of equal ones, the last recorded"
+        );
+        assert!(summary_attempt(&[]).is_none());
     }
 
     #[test]
