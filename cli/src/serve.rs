@@ -123,11 +123,13 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
         )
     });
     let mut delivery_tasks = Vec::new();
-    if let (Some(runtime), Some(delivery_gateway), Some((queue, deliveries))) =
-        (&delivery, &delivery_gateway, outbound)
-    {
+    if let (Some(runtime), Some(delivery_gateway), Some((queue, deliveries))) = (
+        delivery.as_ref().and_then(|d| d.handle()),
+        &delivery_gateway,
+        outbound,
+    ) {
         delivery_tasks.push(spawn_poller(
-            runtime.handle(),
+            runtime,
             &opened.config,
             &queue,
             delivery_gateway,
@@ -176,10 +178,8 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     for task in delivery_tasks {
         let _ = task.await;
     }
-    if let Some(runtime) = delivery {
-        // Its tasks have finished; what is left (idle connections) needs no waiting for.
-        runtime.shutdown_background();
-    }
+    // Its tasks have finished; what is left (idle connections) needs no waiting for.
+    drop(delivery);
     if let Err(error) = log.flush().await {
         tracing::warn!(%error, "execution log entries may be lost");
     }

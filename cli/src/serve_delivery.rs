@@ -10,12 +10,31 @@ const MAX_NICE: i32 = 19;
 /// A multi-thread runtime (one worker per core) whose threads lower their own priority as they start. The
 /// SQLite stores run their blocking calls on the runtime that opened them, so no delivery thread holds a
 /// connection an answering request waits for.
-pub fn delivery_runtime() -> std::io::Result<tokio::runtime::Runtime> {
+pub fn delivery_runtime() -> std::io::Result<DeliveryRuntime> {
     tokio::runtime::Builder::new_multi_thread()
         .thread_name("bitconn-delivery")
         .on_thread_start(lower_priority)
         .enable_all()
         .build()
+        .map(|runtime| DeliveryRuntime(Some(runtime)))
+}
+
+/// The delivery runtime, shut down without waiting when dropped: it is dropped on the main runtime (where a
+/// runtime's ordinary drop, which blocks, is refused), and by then its tasks have finished or no longer matter.
+pub struct DeliveryRuntime(Option<tokio::runtime::Runtime>);
+
+impl DeliveryRuntime {
+    pub fn handle(&self) -> Option<&tokio::runtime::Handle> {
+        self.0.as_ref().map(tokio::runtime::Runtime::handle)
+    }
+}
+
+impl Drop for DeliveryRuntime {
+    fn drop(&mut self) {
+        if let Some(runtime) = self.0.take() {
+            runtime.shutdown_background();
+        }
+    }
 }
 
 #[cfg(target_os = "linux")]
@@ -41,8 +60,9 @@ mod tests {
     fn delivery_threads_run_at_a_lower_priority_than_the_process() {
         let process = rustix::process::getpriority_process(None).unwrap();
         let runtime = delivery_runtime().unwrap();
-        let inside = runtime
-            .block_on(runtime.spawn(async {
+        let handle = runtime.handle().unwrap().clone();
+        let inside = handle
+            .block_on(handle.spawn(async {
                 rustix::process::getpriority_process(Some(rustix::thread::gettid())).unwrap()
             }))
             .unwrap();
