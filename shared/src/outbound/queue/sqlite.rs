@@ -31,6 +31,8 @@ CREATE INDEX IF NOT EXISTS outbound_queue_finished ON outbound_queue (state, fin
 /// Added after the first release of the table: ordering groups (`Queue::enqueue_in`).
 const GROUP_COLUMN: &str = "ALTER TABLE outbound_queue ADD COLUMN grp TEXT";
 const GROUP_INDEX: &str = "CREATE INDEX IF NOT EXISTS outbound_queue_group ON outbound_queue (grp, state, id) WHERE grp IS NOT NULL";
+/// Prepared statements kept per connection.
+const STATEMENT_CACHE: usize = 64;
 /// Finished jobs' dedup keys are forgotten at most this often (not on every enqueue).
 const SWEEP_EVERY: Duration = Duration::from_secs(1);
 
@@ -53,6 +55,8 @@ pub(crate) fn open_connection(location: &SqliteLocation) -> Result<Connection, S
         }
     };
     connection.busy_timeout(BUSY_TIMEOUT).map_err(|e| e.to_string())?;
+    // Every statement the queue and the delivery log run stays prepared (the default keeps 16).
+    connection.set_prepared_statement_cache_capacity(STATEMENT_CACHE);
     connection
         .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;")
         .map_err(|e| e.to_string())?;
@@ -118,7 +122,8 @@ impl SqliteQueue {
                 return Err(QueueError::LeaseLost(receipt.message_id));
             };
             let changed = tx
-                .execute(sql, params![at, value, id, receipt.lease, now])
+                .prepare_cached(sql)
+                .and_then(|mut update| update.execute(params![at, value, id, receipt.lease, now]))
                 .map_err(backend)?;
             if changed == 0 {
                 return Err(QueueError::LeaseLost(receipt.message_id));
@@ -178,11 +183,11 @@ impl Queue for SqliteQueue {
                 sweep(tx, cutoff)?;
             }
             let inserted = tx
-                .execute(
+                .prepare_cached(
                     "INSERT OR IGNORE INTO outbound_queue (dedup_key, job, state, visible_at, grp)
                      VALUES (?1, ?2, 'ready', ?3, ?4)",
-                    params![key, text, millis(not_before), group],
                 )
+                .and_then(|mut insert| insert.execute(params![key, text, millis(not_before), group]))
                 .map_err(backend)?;
             Ok(inserted == 1)
         })
@@ -213,13 +218,14 @@ impl Queue for SqliteQueue {
                     .map_err(backend)?
             };
             let mut out = Vec::with_capacity(rows.len());
-            for (id, text, attempts) in rows {
-                let token = uuid::Uuid::new_v4().simple().to_string();
-                tx.execute(
+            let mut lease = tx
+                .prepare_cached(
                     "UPDATE outbound_queue SET lease = ?1, visible_at = ?2, attempts = attempts + 1 WHERE id = ?3",
-                    params![token, until, id],
                 )
                 .map_err(backend)?;
+            for (id, text, attempts) in rows {
+                let token = uuid::Uuid::new_v4().simple().to_string();
+                lease.execute(params![token, until, id]).map_err(backend)?;
                 match decode(&text) {
                     Ok(job) => out.push(Received {
                         receipt: Receipt {
@@ -239,6 +245,7 @@ impl Queue for SqliteQueue {
                     }
                 }
             }
+            drop(lease);
             tx.commit().map_err(backend)?;
             Ok(out)
         })
