@@ -106,7 +106,7 @@ pub async fn run(global: &Global, args: ServeArgs) -> anyhow::Result<()> {
     let gateway = Arc::new(gateway);
     let (stop_dispatch, dispatch_stopped) = tokio::sync::watch::channel(false);
     // The delivery side (dispatcher and poller) runs on lower-priority threads with an Odoo connection pool of its
-    // own, whose connections those threads drive: deliveries never delay an answer to a caller.
+    // own, whose connections those threads drive, so delivery work does not hold up the answers to callers.
     let delivery = match &outbound {
         Some(_) => Some(serve_delivery::delivery_runtime().context("cannot start the delivery threads")?),
         None => None,
