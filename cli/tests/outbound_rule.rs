@@ -8,10 +8,9 @@ mod common;
 use common::{TempStore, bitconn, fails, json, ok, serve};
 use serde_json::{Value, json};
 use std::collections::HashMap;
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
-use std::net::TcpListener;
 use std::process::Command;
-use std::sync::mpsc;
+use std::sync::atomic::AtomicU16;
+use std::sync::{Arc, mpsc};
 use std::time::Duration;
 
 /// `bitconn serve` reads webhooks through a cache of this age: a rule added by another process is seen after it.
@@ -21,48 +20,14 @@ const CACHE_TTL: Duration = Duration::from_millis(5500);
 type Got = (HashMap<String, String>, Value);
 
 fn receiver() -> (String, mpsc::Receiver<Got>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}", listener.local_addr().unwrap());
+    let (url, raw) = common::receiver(Arc::new(AtomicU16::new(200)));
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(stream) = stream else { continue };
-            let tx = tx.clone();
-            std::thread::spawn(move || {
-                let mut reader = BufReader::new(stream.try_clone().unwrap());
-                loop {
-                    let mut headers = HashMap::new();
-                    let mut line = String::new();
-                    if reader.read_line(&mut line).unwrap_or(0) == 0 {
-                        return;
-                    }
-                    loop {
-                        let mut h = String::new();
-                        reader.read_line(&mut h).unwrap();
-                        let h = h.trim_end();
-                        if h.is_empty() {
-                            break;
-                        }
-                        if let Some((k, v)) = h.split_once(':') {
-                            headers.insert(k.trim().to_ascii_lowercase(), v.trim().to_owned());
-                        }
-                    }
-                    let length: usize = headers
-                        .get("content-length")
-                        .and_then(|v| v.parse().ok())
-                        .unwrap_or(0);
-                    let mut body = vec![0; length];
-                    reader.read_exact(&mut body).unwrap();
-                    let _ = tx.send((headers, serde_json::from_slice(&body).unwrap_or(Value::Null)));
-                    let mut out = &stream;
-                    if out
-                        .write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n")
-                        .is_err()
-                    {
-                        return;
-                    }
-                }
-            });
+        for got in raw {
+            let body = serde_json::from_slice(&got.body).unwrap_or(Value::Null);
+            if tx.send((got.headers, body)).is_err() {
+                return;
+            }
         }
     });
     (url, rx)

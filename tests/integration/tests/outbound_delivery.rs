@@ -3,6 +3,8 @@
 //! with the reference verifier (`standardwebhooks` from PyPI), not with our own code.
 #![allow(clippy::unwrap_used)]
 
+mod common;
+
 use axum::body::Bytes;
 use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::IntoResponse;
@@ -19,8 +21,6 @@ use bitconn::secret::PlainSecret;
 use bitconn::store::{ConfigStore, MemoryConfigStore, SqliteLocation};
 use serde_json::{Value, json};
 use std::collections::VecDeque;
-use std::io::Write as _;
-use std::process::{Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -267,41 +267,8 @@ fn target(url: String) -> OutboundTarget {
     target
 }
 
-const VERIFY: &str = r#"
-import json, sys
-from standardwebhooks.webhooks import Webhook
-case = json.load(sys.stdin)
-try:
-    Webhook(case["secret"]).verify(bytes(case["body"]), case["headers"])
-    print("verified")
-except Exception as e:
-    print("refused: %s" % e)
-"#;
-
 fn reference_verify(secret: &str, got: &Got) -> String {
-    let headers: serde_json::Map<String, Value> = got
-        .headers
-        .iter()
-        .filter(|(k, _)| k.as_str().starts_with("webhook-"))
-        .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
-        .collect();
-    let case = json!({"secret": secret, "body": got.body, "headers": headers});
-    let mut child = Command::new("python3")
-        .args(["-c", VERIFY])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .spawn()
-        .unwrap();
-    child
-        .stdin
-        .take()
-        .unwrap()
-        .write_all(case.to_string().as_bytes())
-        .unwrap();
-    String::from_utf8(child.wait_with_output().unwrap().stdout)
-        .unwrap()
-        .trim()
-        .to_owned()
+    common::native::reference_verify_parts(secret, &got.headers, &got.body)
 }
 
 fn header(got: &Got, name: &str) -> String {

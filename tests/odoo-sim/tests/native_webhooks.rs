@@ -111,18 +111,7 @@ async fn on_save_rule_without_watched_fields_matches_captures_01_02_03() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn watched_fields_send_one_post_per_change_as_summary_30_counts() {
     let (o, rx) = started().await;
-    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
-    rule(
-        &o,
-        "res.partner",
-        "WHCAP partner webhook",
-        &url,
-        PARTNER_FIELDS,
-        json!({"trigger": "on_create_or_write"}),
-        PARTNER_FIELDS,
-        "[('name', '=like', 'WHCAP%')]",
-    )
-    .await;
+    partner_capture_rule(&o, &rx, "[('name', '=like', 'WHCAP%')]").await;
     let summary = capture("30-failure-and-timing-summary");
     let runs = summary["duplicates_by_trigger_fields"].as_array().unwrap();
     let id = o
@@ -451,18 +440,7 @@ async fn a_call_failing_after_the_webhook_leaves_a_phantom_event_as_capture_07()
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_later_constraint_failure_rolls_back_after_the_post() {
     let (o, rx) = started().await;
-    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
-    rule(
-        &o,
-        "res.partner",
-        "WHCAP partner webhook",
-        &url,
-        PARTNER_FIELDS,
-        json!({"trigger": "on_create_or_write"}),
-        PARTNER_FIELDS,
-        "",
-    )
-    .await;
+    partner_capture_rule(&o, &rx, "").await;
     let (name, message) = o
         .err(
             "res.partner",

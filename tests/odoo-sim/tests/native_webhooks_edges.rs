@@ -13,18 +13,7 @@ use std::time::{Duration, Instant};
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn a_slow_receiver_costs_the_user_one_second_as_capture_08() {
     let (o, rx) = started().await;
-    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
-    rule(
-        &o,
-        "res.partner",
-        "WHCAP partner webhook",
-        &url,
-        PARTNER_FIELDS,
-        json!({"trigger": "on_create_or_write"}),
-        PARTNER_FIELDS,
-        "[('name', '=like', 'WHCAP%')]",
-    )
-    .await;
+    partner_capture_rule(&o, &rx, "[('name', '=like', 'WHCAP%')]").await;
     o.ok(
         "res.partner",
         "create",
@@ -119,18 +108,8 @@ async fn a_linked_action_is_renamed_and_batch_writes_post_per_record_as_capture_
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn receiver_errors_are_only_warnings_as_capture_10() {
     let (o, rx) = started().await;
+    partner_capture_rule(&o, &rx, "[('name', '=like', 'WHCAP%')]").await;
     let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
-    rule(
-        &o,
-        "res.partner",
-        "WHCAP partner webhook",
-        &url,
-        PARTNER_FIELDS,
-        json!({"trigger": "on_create_or_write"}),
-        PARTNER_FIELDS,
-        "[('name', '=like', 'WHCAP%')]",
-    )
-    .await;
     o.ok(
         "res.partner",
         "create",
@@ -223,18 +202,7 @@ async fn an_action_run_over_rpc_posts_for_the_active_records() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 4)]
 async fn concurrency_retries_rerun_the_call_and_resend_its_webhooks() {
     let (o, rx) = started().await;
-    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
-    rule(
-        &o,
-        "res.partner",
-        "WHCAP partner webhook",
-        &url,
-        PARTNER_FIELDS,
-        json!({"trigger": "on_create_or_write"}),
-        PARTNER_FIELDS,
-        "[('name', '=like', 'WHCAP%')]",
-    )
-    .await;
+    partner_capture_rule(&o, &rx, "[('name', '=like', 'WHCAP%')]").await;
     let retries = |n| FaultPlan {
         fault: Fault::ConcurrencyRetries(n),
         times: FaultTimes::Next(1),

@@ -303,7 +303,7 @@ pub fn captured(name: &str, id: i64) -> Vec<u8> {
     body.to_string().into_bytes()
 }
 
-pub const VERIFY: &str = r#"
+const VERIFY: &str = r#"
 import json, sys
 from standardwebhooks.webhooks import Webhook
 case = json.load(sys.stdin)
@@ -315,13 +315,17 @@ except Exception as e:
 "#;
 
 pub fn reference_verify(secret: &str, got: &Got) -> String {
-    let headers: serde_json::Map<String, Value> = got
-        .headers
+    reference_verify_parts(secret, &got.headers, &got.body)
+}
+
+/// What PyPI's `standardwebhooks` says of a delivery's `webhook-*` headers and body: `verified` or `refused: …`.
+pub fn reference_verify_parts(secret: &str, headers: &HeaderMap, body: &[u8]) -> String {
+    let headers: serde_json::Map<String, Value> = headers
         .iter()
         .filter(|(k, _)| k.as_str().starts_with("webhook-"))
         .map(|(k, v)| (k.to_string(), json!(v.to_str().unwrap())))
         .collect();
-    let case = json!({"secret": secret, "body": got.body, "headers": headers});
+    let case = json!({"secret": secret, "body": body, "headers": headers});
     let mut child = Command::new("python3")
         .args(["-c", VERIFY])
         .stdin(Stdio::piped())

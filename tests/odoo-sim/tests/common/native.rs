@@ -150,6 +150,23 @@ pub async fn rule(
 
 pub const PARTNER_FIELDS: &[&str] = &["name", "email", "country_id", "category_id"];
 
+/// The captures' partner rule: a webhook action posting `PARTNER_FIELDS` to the receiver's `/odoo/res.partner`,
+/// run on create or write of those fields for records in `domain`; returns the action's id.
+pub async fn partner_capture_rule(o: &Odoo, rx: &Receiver, domain: &str) -> i64 {
+    let url = format!("{}/odoo/res.partner?src=odoo-native", rx.url);
+    rule(
+        o,
+        "res.partner",
+        "WHCAP partner webhook",
+        &url,
+        PARTNER_FIELDS,
+        json!({"trigger": "on_create_or_write"}),
+        PARTNER_FIELDS,
+        domain,
+    )
+    .await
+}
+
 pub fn probe(o: &Odoo, id: i64, fields: &[&str]) -> Mode {
     Mode {
         probe: Some((
