@@ -173,7 +173,7 @@ impl Gateway {
             event: trigger.event,
             extra: trigger.extra,
         };
-        let group = target.ordered.then(|| config.id.to_string());
+        let group = crate::outbound::native::ordering_group(&config);
         // An ordered webhook whose URL is per record gets its per-record jobs now, in order; the dispatcher's
         // own split would queue them behind jobs triggered later.
         let jobs = if group.is_some() && template::has_placeholders(&target.url) {
