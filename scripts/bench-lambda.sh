@@ -10,7 +10,7 @@ cd "$(dirname "$0")/.."
 RUNS=${RUNS:-7}
 INVOCATIONS=${INVOCATIONS:-1000}
 FUNCTIONS=(inbound schema terminal-token trigger dispatch poll)
-cargo build -q -p bitconn-cli --bin bitconn -p odoo-sim --bin odoo-sim
+cargo build -q --locked --workspace --bins --tests
 cargo build -q --release -p hello-baseline -p inbound -p schema -p terminal-token -p trigger -p dispatch \
   -p poll --bin hello-baseline --bin inbound --bin schema --bin terminal-token --bin trigger --bin dispatch --bin poll \
   --example lambda_bench

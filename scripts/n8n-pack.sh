@@ -16,7 +16,8 @@ fi
 
 start=$(date +%s)
 scripts/ensure-n8n.sh
-# The whole workspace, as the test suite built it: no feature set of its own, so nothing is rebuilt.
-cargo build -q --locked --workspace --bins
+# The binaries with the features the test suite resolved (tests included): without `--tests` the dev-dependencies'
+# features drop out and most of the dependency tree is built a second time.
+cargo build -q --locked --workspace --bins --tests
 node tests/n8n/run.mjs "${CARGO_TARGET_DIR:-target}/debug"
 echo "n8n pack: $(( $(date +%s) - start )) s in all, install included"

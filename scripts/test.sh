@@ -6,6 +6,10 @@ cd "$(dirname "$0")/.."
 
 log() { printf '\n== %s\n' "$*"; }
 
+# One build, run once: incremental compilation only pays on the next edit, and its caches took as much disk as
+# the build itself.
+export CARGO_INCREMENTAL=0
+
 log "tools"
 scripts/ensure-tools.sh
 
