@@ -9,6 +9,8 @@ mod spec;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 #[cfg(feature = "sqlite")]
+mod sqlite_cache;
+#[cfg(feature = "sqlite")]
 mod sqlite_db;
 
 pub use cached::{CachedConfigStore, DEFAULT_CONFIG_CACHE_TTL};

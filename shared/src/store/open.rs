@@ -25,7 +25,8 @@ pub struct Stores {
 pub struct StoreOptions {
     /// Execution log entries older than this are neither returned nor kept.
     pub log_retention: time::Duration,
-    /// How long the DynamoDB config store caches reads (`Duration::ZERO`: no cache). Local stores are not cached.
+    /// How long the DynamoDB config store caches reads (`Duration::ZERO`: no cache). The SQLite store keeps
+    /// decoded configs only while the database is unchanged, and memory ones need no cache.
     pub config_cache_ttl: std::time::Duration,
     /// Write the execution log from a background task (`BackgroundLog`) so the request path only queues.
     pub background_log: bool,

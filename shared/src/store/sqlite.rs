@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 use rusqlite::{OptionalExtension as _, params};
 
+use super::sqlite_cache::{DbState, DecodedConfigs};
 use super::sqlite_db::{DbError, Role};
 use super::{ConfigStore, SqliteDb, StoreError, next_version};
 use crate::config::{WebhookConfig, WebhookId};
@@ -10,14 +11,20 @@ use crate::seal::Sealer;
 
 /// Webhook configurations in the `webhooks` table: key columns plus the config as a JSON document whose
 /// credentials are sealed by `sealer` (clear ones from older stores are read, and sealed on the next write).
+/// Lookups are answered from the decoded configs while the database is unchanged (`DecodedConfigs`).
 pub struct SqliteConfigStore {
     db: SqliteDb,
     sealer: Sealer,
+    decoded: DecodedConfigs,
 }
 
 impl SqliteConfigStore {
     pub fn new(db: SqliteDb, sealer: Sealer) -> Self {
-        Self { db, sealer }
+        Self {
+            db,
+            sealer,
+            decoded: DecodedConfigs::default(),
+        }
     }
 
     async fn encode(&self, config: &WebhookConfig) -> Result<String, StoreError> {
@@ -74,21 +81,31 @@ impl ConfigStore for SqliteConfigStore {
     }
 
     async fn get(&self, id: &WebhookId) -> Result<Option<WebhookConfig>, StoreError> {
+        // The connection is seldom busy: the state is checked here, without a trip to the blocking pool.
+        if let Some(Ok(now)) = self.db.try_here(Role::Store, |c| DbState::read(c))
+            && let Some(config) = self.decoded.get(id, now)
+        {
+            return Ok(config);
+        }
         let key = id.to_string();
-        let json = self
+        let (read_at, json) = self
             .db
             .call(Role::Store, move |c| {
+                let read_at = DbState::read(c)?;
                 let mut statement = c.prepare_cached("SELECT config FROM webhooks WHERE id = ?1")?;
-                Ok(statement
+                let json = statement
                     .query_row([key], |row| row.get::<_, String>(0))
-                    .optional()?)
+                    .optional()?;
+                Ok((read_at, json))
             })
             .await
             .map_err(|e| self.error(e))?;
-        match json {
-            Some(json) => Ok(Some(self.decode(&id.to_string(), &json).await?)),
-            None => Ok(None),
-        }
+        let config = match json {
+            Some(json) => Some(self.decode(&id.to_string(), &json).await?),
+            None => None,
+        };
+        self.decoded.remember(*id, read_at, config.clone());
+        Ok(config)
     }
 
     async fn list(&self) -> Result<Vec<WebhookConfig>, StoreError> {
@@ -154,3 +171,7 @@ impl ConfigStore for SqliteConfigStore {
         Ok(deleted > 0)
     }
 }
+
+#[cfg(test)]
+#[path = "sqlite_cache_tests.rs"]
+mod cache_tests;

@@ -121,16 +121,31 @@ impl SqliteDb {
         &self.name
     }
 
+    /// Runs `f` on `role`'s connection on this thread if no one holds it, else `None`: for calls that take
+    /// microseconds and never wait on the disk, where a trip to the blocking pool would cost more than the call.
+    pub(crate) fn try_here<T>(&self, role: Role, f: impl FnOnce(&mut Connection) -> T) -> Option<T> {
+        let mut connection = match self.connection(role).try_lock() {
+            Ok(connection) => connection,
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
+            Err(std::sync::TryLockError::WouldBlock) => return None,
+        };
+        Some(f(&mut connection))
+    }
+
+    fn connection(&self, role: Role) -> &Arc<Mutex<Connection>> {
+        match role {
+            Role::Store => &self.store,
+            Role::LogWrite => &self.log_writer,
+            Role::LogRead => &self.log_reader,
+        }
+    }
+
     pub(crate) async fn call<T, F>(&self, role: Role, f: F) -> Result<T, DbError>
     where
         T: Send + 'static,
         F: FnOnce(&mut Connection) -> Result<T, DbError> + Send + 'static,
     {
-        let connection = Arc::clone(match role {
-            Role::Store => &self.store,
-            Role::LogWrite => &self.log_writer,
-            Role::LogRead => &self.log_reader,
-        });
+        let connection = Arc::clone(self.connection(role));
         self.runtime
             .spawn_blocking(move || {
                 let mut connection = connection.lock().unwrap_or_else(PoisonError::into_inner);
