@@ -42,7 +42,10 @@ async fn a_change_through_another_connection_is_seen_by_the_next_lookup() {
     renamed.name = "after".into();
     let renamed = admin.update(&renamed).await.unwrap();
     assert_eq!(serving.get(&config.id).await.unwrap().unwrap().name, "after");
-    assert_eq!(serving.get(&config.id).await.unwrap().unwrap().version, renamed.version);
+    assert_eq!(
+        serving.get(&config.id).await.unwrap().unwrap().version,
+        renamed.version
+    );
 
     assert!(admin.delete(&config.id).await.unwrap());
     assert!(serving.get(&config.id).await.unwrap().is_none());

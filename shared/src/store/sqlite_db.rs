@@ -88,6 +88,16 @@ pub struct SqliteDb {
     runtime: tokio::runtime::Handle,
 }
 
+impl Role {
+    fn busy_timeout(self) -> Duration {
+        match self {
+            Role::Store => STORE_BUSY_TIMEOUT,
+            Role::LogWrite => LOG_BUSY_TIMEOUT,
+            Role::LogRead => READ_BUSY_TIMEOUT,
+        }
+    }
+}
+
 impl SqliteDb {
     /// Opens (creating if needed, with mode 0600) the database and its schema.
     pub async fn open(location: &SqliteLocation) -> Result<Self, StoreError> {
@@ -123,13 +133,23 @@ impl SqliteDb {
 
     /// Runs `f` on `role`'s connection on this thread if no one holds it, else `None`: for calls that take
     /// microseconds and never wait on the disk, where a trip to the blocking pool would cost more than the call.
-    pub(crate) fn try_here<T>(&self, role: Role, f: impl FnOnce(&mut Connection) -> T) -> Option<T> {
+    /// SQLite's busy handler is off meanwhile, so a locked database fails `f` (`SQLITE_BUSY`) instead of
+    /// sleeping on an async thread; the caller then takes the blocking pool.
+    pub(crate) fn try_here<T>(
+        &self,
+        role: Role,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<T>,
+    ) -> Option<rusqlite::Result<T>> {
         let mut connection = match self.connection(role).try_lock() {
             Ok(connection) => connection,
             Err(std::sync::TryLockError::Poisoned(poisoned)) => poisoned.into_inner(),
             Err(std::sync::TryLockError::WouldBlock) => return None,
         };
-        Some(f(&mut connection))
+        let answer = connection
+            .busy_timeout(Duration::ZERO)
+            .and_then(|()| f(&mut connection));
+        let restored = connection.busy_timeout(role.busy_timeout());
+        Some(answer.and_then(|value| restored.map(|()| value)))
     }
 
     fn connection(&self, role: Role) -> &Arc<Mutex<Connection>> {
