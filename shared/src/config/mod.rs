@@ -193,4 +193,4 @@ impl WebhookConfig {
 }
 
 #[cfg(test)]
-mod tests;
+pub(crate) mod tests;

@@ -3,7 +3,8 @@
 use super::*;
 use time::macros::datetime;
 
-fn new_webhook() -> NewWebhook {
+/// A webhook on the local Odoo that may change res.partner (also used by the store tests).
+pub(crate) fn new_webhook() -> NewWebhook {
     NewWebhook {
         name: "n8n".into(),
         odoo: OdooConnection {

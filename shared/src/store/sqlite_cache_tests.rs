@@ -1,20 +1,14 @@
 //! The decoded configs are never served after a change, whichever connection made it.
 
-use crate::config::{ModelAccess, NewWebhook, OdooConnection, Permissions, WebhookConfig};
+use crate::config::WebhookConfig;
+use crate::config::tests::new_webhook;
 use crate::store::{ConfigStore, SqliteLocation, StoreSpec, open_stores};
 use std::sync::Arc;
 
 fn webhook(name: &str) -> WebhookConfig {
-    let new = NewWebhook {
+    let new = crate::config::NewWebhook {
         name: name.into(),
-        odoo: OdooConnection {
-            url: "http://127.0.0.1:8069".into(),
-            db: "odoo18".into(),
-            login: "admin".into(),
-            api_key: "odoo-key".into(),
-        },
-        models: ModelAccess::Only(["res.partner".parse().unwrap()].into()),
-        permissions: Permissions::default(),
+        ..new_webhook()
     };
     WebhookConfig::create(new, time::OffsetDateTime::now_utc()).0
 }
