@@ -183,9 +183,20 @@ async fn main() -> anyhow::Result<()> {
     let app = axum::Router::new()
         .fallback(axum::routing::any(receive))
         .with_state(got.clone());
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    // The receiver stands for the systems deliveries go to: it answers on a thread of its own, so the callers'
+    // latencies are not spent waiting behind it in this process's runtime.
+    let listener = std::net::TcpListener::bind("127.0.0.1:0")?;
     let receiver = format!("http://{}/in", listener.local_addr()?);
-    tokio::spawn(async move { axum::serve(listener, app).await });
+    listener.set_nonblocking(true)?;
+    std::thread::Builder::new()
+        .name("receiver".into())
+        .spawn(move || -> anyhow::Result<()> {
+            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            runtime.block_on(async move {
+                axum::serve(tokio::net::TcpListener::from_std(listener)?, app).await?;
+                anyhow::Ok(())
+            })
+        })?;
 
     let first = serve(&bin, &store, &log)?;
     let webhook = first.webhook.clone();
