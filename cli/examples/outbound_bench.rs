@@ -191,7 +191,9 @@ async fn main() -> anyhow::Result<()> {
     std::thread::Builder::new()
         .name("receiver".into())
         .spawn(move || -> anyhow::Result<()> {
-            let runtime = tokio::runtime::Builder::new_current_thread().enable_all().build()?;
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()?;
             runtime.block_on(async move {
                 axum::serve(tokio::net::TcpListener::from_std(listener)?, app).await?;
                 anyhow::Ok(())
