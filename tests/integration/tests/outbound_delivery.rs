@@ -12,11 +12,8 @@ use bitconn::config::{
     HttpVerb, ModelAccess, NewWebhook, OdooConnection, OutboundTarget, PayloadSpec, Permissions,
     RetrySchedule, WebhookConfig,
 };
-use bitconn::execution_log::MemoryExecutionLog;
-use bitconn::gateway::{Gateway, GatewaySettings};
 use bitconn::outbound::deliveries::{AttemptOutcome, DeliveryLog, MemoryDeliveryLog};
 use bitconn::outbound::queue::{Queue, SqliteQueue};
-use bitconn::outbound::{DispatchSettings, Dispatcher};
 use bitconn::secret::PlainSecret;
 use bitconn::store::{ConfigStore, MemoryConfigStore, SqliteLocation};
 use serde_json::{Value, json};
@@ -156,35 +153,14 @@ impl Setup {
                 .unwrap(),
         );
         let deliveries = Arc::new(MemoryDeliveryLog::new());
-        let gateway = Gateway::new(
-            store.clone(),
-            Arc::new(MemoryExecutionLog::new()),
-            Arc::new(bitconn::idempotency::MemoryIdempotencyStore::new()),
-            GatewaySettings::default(),
-        )
-        .with_queue(queue.clone());
-        let gateway = Arc::new(gateway);
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let url = format!("http://{}", listener.local_addr().unwrap());
-        let app = bitconn::gateway::router(gateway.clone());
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
-        let dispatcher = Dispatcher::new(
+        let (url, _gateway, tasks) = common::native::serve_and_dispatch_with(
             store.clone(),
             queue.clone(),
             deliveries.clone(),
-            gateway,
-            DispatchSettings {
-                idle_poll: Duration::from_millis(10),
-                ..DispatchSettings::default()
-            },
-        );
-        let dispatcher = match deliverer {
-            Some(deliverer) => dispatcher.with_deliverer(deliverer),
-            None => dispatcher,
-        };
-        let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
+            Duration::from_millis(10),
+            deliverer,
+        )
+        .await;
         Self {
             sim,
             url,
@@ -192,7 +168,7 @@ impl Setup {
             queue,
             deliveries,
             http: bitconn::odoo::tls::http_client_builder().build().unwrap(),
-            tasks: vec![server, dispatch],
+            tasks,
             _dir: dir,
         }
     }

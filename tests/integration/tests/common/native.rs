@@ -122,6 +122,17 @@ pub async fn serve_and_dispatch(
     deliveries: Arc<MemoryDeliveryLog>,
     idle_poll: Duration,
 ) -> (String, Arc<Gateway>, Vec<tokio::task::JoinHandle<()>>) {
+    serve_and_dispatch_with(store, queue, deliveries, idle_poll, None).await
+}
+
+/// `serve_and_dispatch`, the dispatcher delivering through `deliverer` when one is given.
+pub async fn serve_and_dispatch_with(
+    store: Arc<MemoryConfigStore>,
+    queue: Arc<dyn Queue>,
+    deliveries: Arc<MemoryDeliveryLog>,
+    idle_poll: Duration,
+    deliverer: Option<bitconn::outbound::deliver::Deliverer>,
+) -> (String, Arc<Gateway>, Vec<tokio::task::JoinHandle<()>>) {
     let gateway = Arc::new(
         Gateway::new(
             store.clone(),
@@ -147,6 +158,10 @@ pub async fn serve_and_dispatch(
             ..DispatchSettings::default()
         },
     );
+    let dispatcher = match deliverer {
+        Some(deliverer) => dispatcher.with_deliverer(deliverer),
+        None => dispatcher,
+    };
     let dispatch = tokio::spawn(async move { dispatcher.run(std::future::pending()).await });
     (url, gateway, vec![server, dispatch])
 }
